@@ -1,0 +1,42 @@
+/**
+ * Storage errors arrive wrapped (DrizzleQueryError → D1 or libSQL error), and only their
+ * messages say what happened. These helpers read the chain so callers can map them.
+ */
+function* messages(error: unknown): Generator<string> {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    yield current.message;
+    current = current.cause;
+  }
+}
+
+const UNIQUE_VIOLATION = /UNIQUE constraint failed: (\w+)\.(\w+)/;
+
+/** The column (e.g. `email`) whose unique index a write violated, or null for any other error. */
+export function uniqueViolationColumn(error: unknown): string | null {
+  for (const message of messages(error)) {
+    const match = UNIQUE_VIOLATION.exec(message);
+    if (match) return match[2] ?? null;
+  }
+  return null;
+}
+
+const OUR_BUG = /SQLITE_CONSTRAINT|SQLITE_ERROR|SQLITE_MISMATCH|SQLITE_RANGE|no such (table|column)|syntax error/;
+
+/**
+ * True when a database call failed for reasons outside our code (network, overload, timeout,
+ * reset), so the client should retry (503). Schema and constraint errors are bugs (500).
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const chain = [...messages(error)];
+  const fromDatabase =
+    error instanceof Error && (error.name === "DrizzleQueryError" || chain.some((m) => m.includes("D1_")));
+  return fromDatabase && !chain.some((m) => OUR_BUG.test(m));
+}
+
+/** The innermost message, which names the failure without the query parameters Drizzle adds. */
+export function rootCauseMessage(error: unknown): string {
+  let last = "unknown error";
+  for (const message of messages(error)) last = message;
+  return last;
+}
