@@ -1,0 +1,187 @@
+/**
+ * The one error family of edge-users. Services and repositories throw these; `app.onError`
+ * turns each into an RFC 9457 problem+json response. Anything else that escapes is a bug
+ * (500) or a failing dependency (503), and its message never reaches the client.
+ */
+export type FieldError = { path: string; message: string };
+
+export type ProblemKind = {
+  /** Relative URI naming the kind of problem, documented at `GET /problems/{name}` and in /docs. */
+  type: `/problems/${string}`;
+  title: string;
+  status: number;
+  description: string;
+};
+
+function kind(name: string, status: number, title: string, description: string): ProblemKind {
+  return { type: `/problems/${name}`, status, title, description };
+}
+
+/** Every problem type the API can answer with; the docs page and `/problems/{name}` list these. */
+export const problemKinds = {
+  validation: kind(
+    "validation",
+    400,
+    "Validation failed",
+    "The request did not match its schema; `errors` lists each failing path.",
+  ),
+  malformedJson: kind("malformed-json", 400, "Malformed JSON", "The request body is not valid JSON."),
+  unauthorized: kind("unauthorized", 401, "Unauthorized", "Credentials are missing, invalid, expired or revoked."),
+  forbidden: kind("forbidden", 403, "Forbidden", "The caller is authenticated but not allowed to do this."),
+  notFound: kind("not-found", 404, "Not found", "There is no such resource, or the caller may not know it exists."),
+  methodNotAllowed: kind(
+    "method-not-allowed",
+    405,
+    "Method not allowed",
+    "The resource exists but does not support this method; see `Allow`.",
+  ),
+  conflict: kind(
+    "conflict",
+    409,
+    "Conflict",
+    "The request conflicts with the current state, e.g. a duplicate email or username, or removing the last admin.",
+  ),
+  preconditionFailed: kind(
+    "precondition-failed",
+    412,
+    "Precondition failed",
+    "`If-Match` did not match the current version of the resource.",
+  ),
+  payloadTooLarge: kind("payload-too-large", 413, "Payload too large", "The request body is larger than 64 KiB."),
+  unsupportedMediaType: kind(
+    "unsupported-media-type",
+    415,
+    "Unsupported media type",
+    "Request bodies must be sent as `Content-Type: application/json`.",
+  ),
+  unprocessable: kind(
+    "unprocessable",
+    422,
+    "Unprocessable",
+    "The request is well-formed but cannot be processed, e.g. a wrong current password.",
+  ),
+  preconditionRequired: kind(
+    "precondition-required",
+    428,
+    "Precondition required",
+    "This request must carry `If-Match`.",
+  ),
+  rateLimited: kind(
+    "rate-limited",
+    429,
+    "Too many requests",
+    "Slow down; retry after the number of seconds in `Retry-After`.",
+  ),
+  internal: kind(
+    "internal",
+    500,
+    "Internal server error",
+    "Something went wrong on our side; the request id identifies it in our logs.",
+  ),
+  unavailable: kind(
+    "unavailable",
+    503,
+    "Service unavailable",
+    "A dependency is unavailable; retry after the number of seconds in `Retry-After`.",
+  ),
+} as const satisfies Record<string, ProblemKind>;
+
+export class AppError extends Error {
+  readonly kind: ProblemKind;
+  readonly detail: string | undefined;
+  readonly errors: FieldError[] | undefined;
+  /** Extra response headers that belong to this problem (Allow, Retry-After, WWW-Authenticate). */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    problem: ProblemKind,
+    detail?: string,
+    options: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(detail ?? problem.title, { cause: options.cause });
+    this.name = new.target.name;
+    this.kind = problem;
+    this.detail = detail;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+
+  get status(): number {
+    return this.kind.status;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(errors: FieldError[], detail = "The request is invalid.") {
+    super(problemKinds.validation, detail, { errors });
+  }
+}
+
+export class MalformedJsonError extends AppError {
+  constructor() {
+    super(problemKinds.malformedJson, "The request body could not be parsed as JSON.");
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(detail = "Valid bearer credentials are required.", error: "invalid_token" | null = null) {
+    const challenge = error ? `Bearer realm="edge-users", error="${error}"` : `Bearer realm="edge-users"`;
+    super(problemKinds.unauthorized, detail, { headers: { "WWW-Authenticate": challenge } });
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(detail = "You are not allowed to do this.") {
+    super(problemKinds.forbidden, detail);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(detail = "The requested resource does not exist.") {
+    super(problemKinds.notFound, detail);
+  }
+}
+
+export class MethodNotAllowedError extends AppError {
+  constructor(allowed: readonly string[]) {
+    super(problemKinds.methodNotAllowed, `Allowed methods: ${allowed.join(", ")}.`, {
+      headers: { Allow: allowed.join(", ") },
+    });
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(detail: string, errors?: FieldError[]) {
+    super(problemKinds.conflict, detail, { errors });
+  }
+}
+
+export class PreconditionFailedError extends AppError {
+  constructor(detail = "The resource has changed since you last read it.") {
+    super(problemKinds.preconditionFailed, detail);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limitBytes: number) {
+    super(problemKinds.payloadTooLarge, `Request bodies are limited to ${limitBytes} bytes.`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor() {
+    super(problemKinds.unsupportedMediaType, "Send the body as application/json.");
+  }
+}
+
+export class UnprocessableError extends AppError {
+  constructor(detail: string, errors?: FieldError[]) {
+    super(problemKinds.unprocessable, detail, { errors });
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(detail = "A dependency is unavailable. Try again shortly.", retryAfterSeconds = 5, cause?: unknown) {
+    super(problemKinds.unavailable, detail, { headers: { "Retry-After": String(retryAfterSeconds) }, cause });
+  }
+}

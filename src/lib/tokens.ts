@@ -1,0 +1,19 @@
+import { toBase64Url, utf8 } from "./encoding";
+
+const TOKEN_BYTES = 32;
+/** 32 random bytes as unpadded base64url are always 43 characters from this alphabet. */
+const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+
+/** A new bearer token: 256 random bits, base64url. Shown to the client once, never stored. */
+export function generateSessionToken(): string {
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));
+}
+
+export function isWellFormedToken(token: string): boolean {
+  return TOKEN_FORMAT.test(token);
+}
+
+/** What is stored and looked up instead of the token: its SHA-256, base64url. */
+export async function hashSessionToken(token: string): Promise<string> {
+  return toBase64Url(await crypto.subtle.digest("SHA-256", utf8(token)));
+}
