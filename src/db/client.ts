@@ -1,11 +1,7 @@
-import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
 
 /**
  * The database handle repositories are written against. Today it is Drizzle over D1; the type is
  * the seam where a libSQL client can come in without repositories knowing.
  */
 export type Db = DrizzleD1Database;
-
-export function createD1Database(binding: D1Database): Db {
-  return drizzle(binding);
-}

@@ -1,0 +1,115 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { timing } from "hono/timing";
+import { authRouter } from "./auth/auth.routes";
+import { rootCauseMessage } from "./db/errors";
+import { healthRouter } from "./health/health.routes";
+import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError, problemKinds } from "./lib/errors";
+import { log } from "./lib/log";
+import { MAX_BODY_BYTES, problemResponse, toAppError } from "./lib/problem";
+import { createRouter } from "./lib/router";
+import { provideServices } from "./middleware/services";
+import { problemsRouter } from "./problems.routes";
+import { usersRouter } from "./users/users.routes";
+
+const API_DESCRIPTION = `Users, sign-in and sessions at the edge.
+
+Authenticate with \`Authorization: Bearer <token>\` from \`POST /api/auth/login\`.
+Request bodies are JSON (\`Content-Type: application/json\`), at most 64 KiB, and strict: unknown fields are rejected.
+Every response carries \`X-Request-Id\` and \`Server-Timing\`.
+
+## Problem types
+Every 4xx and 5xx body is RFC 9457 \`application/problem+json\`. Its \`type\` is one of:
+
+| type | status | meaning |
+|---|---|---|
+${Object.values(problemKinds)
+  .map((kind) => `| \`${kind.type}\` | ${kind.status} | ${kind.description} |`)
+  .join("\n")}
+`;
+
+export function createApp() {
+  const app = createRouter();
+
+  app.use(requestId());
+  app.use(timing({ totalDescription: "total" }));
+  app.use(async function defaultCacheControl(c, next) {
+    await next();
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  });
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new PayloadTooLargeError(MAX_BODY_BYTES);
+      },
+    }),
+  );
+  app.use(provideServices());
+
+  app.route("/", healthRouter);
+  app.route("/problems", problemsRouter);
+  app.route("/api/users", usersRouter);
+  app.route("/api/auth", authRouter);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "A session token from `POST /api/auth/login`.",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "edge-users", version: "1.0.0", description: API_DESCRIPTION },
+    tags: [
+      { name: "Users", description: "Accounts and profiles" },
+      { name: "Auth", description: "Sign-in and sessions" },
+      { name: "Health", description: "Liveness and readiness" },
+    ],
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edge-users API" }));
+
+  const allowedMethods = methodIndex(app.routes);
+
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    return problemResponse(c, allowed.length > 0 ? new MethodNotAllowedError(allowed) : new NotFoundError());
+  });
+
+  app.onError((error, c) => {
+    const problem = toAppError(error);
+    if (problem.status >= 500) {
+      const cause = problem.cause ?? error;
+      log("error", "request failed", {
+        requestId: c.get("requestId"),
+        method: c.req.method,
+        path: c.req.path,
+        status: problem.status,
+        error: rootCauseMessage(cause),
+        stack: cause instanceof Error ? cause.stack : undefined,
+      });
+    }
+    return problemResponse(c, problem);
+  });
+
+  return app;
+}
+
+/** For a 405 instead of a 404: which methods the app serves on a path, from its own route table. */
+function methodIndex(routes: readonly { method: string; path: string }[]) {
+  let table: { pattern: RegExp; method: string }[] | undefined;
+  return (path: string): string[] => {
+    table ??= routes
+      .filter((route) => route.method !== "ALL")
+      .map((route) => ({
+        method: route.method,
+        pattern: new RegExp(`^${route.path.replace(/\/:[^/]+/g, "/[^/]+").replace(/\/$/, "")}/?$`),
+      }));
+    const methods = new Set(table.filter((route) => route.pattern.test(path)).map((route) => route.method));
+    if (methods.has("GET")) methods.add("HEAD");
+    return [...methods].sort();
+  };
+}
+
+export const app = createApp();

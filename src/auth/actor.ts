@@ -1,0 +1,15 @@
+import type { User } from "../users/users.repository";
+
+/** Who is making a request: the session's user as loaded with the session, in the same query. */
+export type Actor = {
+  sessionId: string;
+  user: User;
+};
+
+export function isAdmin(actor: Actor | null): boolean {
+  return actor?.user.role === "admin";
+}
+
+export function isSelf(actor: Actor | null, userId: string): boolean {
+  return actor?.user.id === userId;
+}

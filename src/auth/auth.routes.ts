@@ -1,0 +1,55 @@
+import { createRoute } from "@hono/zod-openapi";
+import { bearerSecurity, jsonBody, jsonResponse, problemResponses } from "../lib/openapi";
+import { createRouter } from "../lib/router";
+import { requireAuth } from "../middleware/authenticate";
+import { toUserView, UserSchema } from "../users/users.schemas";
+import { LoginBodySchema, SessionSchema } from "./auth.schemas";
+
+const tags = ["Auth"];
+
+const login = createRoute({
+  method: "post",
+  path: "/login",
+  tags,
+  summary: "Sign in",
+  description:
+    "Exchanges email and password for a bearer token. A wrong email, a wrong password and a disabled account all give the same 401, after the same work.",
+  request: { body: jsonBody(LoginBodySchema, "Credentials") },
+  responses: { 200: jsonResponse(SessionSchema, "A new session"), ...problemResponses(400, 401, 413, 415) },
+});
+
+const logout = createRoute({
+  method: "post",
+  path: "/logout",
+  tags,
+  summary: "Sign out",
+  description: "Revokes the session whose token is presented.",
+  middleware: [requireAuth()] as const,
+  security: bearerSecurity,
+  responses: { 204: { description: "Signed out" }, ...problemResponses(401) },
+});
+
+const me = createRoute({
+  method: "get",
+  path: "/me",
+  tags,
+  summary: "The caller's own user",
+  middleware: [requireAuth()] as const,
+  security: bearerSecurity,
+  responses: { 200: jsonResponse(UserSchema, "The caller"), ...problemResponses(401) },
+});
+
+export const authRouter = createRouter()
+  .openapi(login, async (c) => {
+    const { email, password } = c.req.valid("json");
+    const session = await c.var.services.auth.login(email, password);
+    return c.json(
+      { token: session.token, expiresAt: session.expiresAt.toISOString(), user: toUserView(session.user) },
+      200,
+    );
+  })
+  .openapi(logout, async (c) => {
+    await c.var.services.auth.logout(c.var.actor);
+    return c.body(null, 204);
+  })
+  .openapi(me, (c) => c.json(toUserView(c.var.actor.user), 200));

@@ -1,0 +1,77 @@
+import type { AppConfig } from "../env";
+import { UnauthorizedError } from "../lib/errors";
+import { newId } from "../lib/ids";
+import type { PasswordHasher } from "../lib/password";
+import { generateSessionToken, hashSessionToken, isWellFormedToken } from "../lib/tokens";
+import type { User, UsersRepository } from "../users/users.repository";
+import type { Actor } from "./actor";
+import type { SessionsRepository } from "./sessions.repository";
+
+export type LoginResult = { token: string; expiresAt: Date; user: User };
+
+export type AuthService = {
+  /** Same 401 for an unknown email, a wrong password and a disabled account, after the same work. */
+  login(email: string, password: string): Promise<LoginResult>;
+  logout(actor: Actor): Promise<void>;
+  /** The actor behind a bearer token; throws 401 for a malformed, unknown, expired or revoked one. */
+  authenticate(token: string): Promise<Actor>;
+  /** Housekeeping for the scheduled handler: drop expired sessions. */
+  pruneExpiredSessions(): Promise<number>;
+};
+
+export type AuthServiceDeps = {
+  users: UsersRepository;
+  sessions: SessionsRepository;
+  hasher: PasswordHasher;
+  config: Pick<AppConfig, "sessionTtlSeconds">;
+  now?: () => Date;
+};
+
+const BAD_CREDENTIALS = "The email or password is wrong.";
+
+export function createAuthService({
+  users,
+  sessions,
+  hasher,
+  config,
+  now = () => new Date(),
+}: AuthServiceDeps): AuthService {
+  return {
+    async login(email, password) {
+      const credentials = await users.findCredentialsByEmail(email);
+      const { valid, needsRehash } = await hasher.verify(password, credentials?.passwordHash ?? null);
+      if (!credentials || !valid || credentials.user.status !== "active") {
+        throw new UnauthorizedError(BAD_CREDENTIALS);
+      }
+      if (needsRehash) {
+        await users.replacePasswordHash(credentials.user.id, credentials.passwordHash, await hasher.hash(password));
+      }
+      const token = generateSessionToken();
+      const createdAt = now();
+      const expiresAt = new Date(createdAt.getTime() + config.sessionTtlSeconds * 1000);
+      await sessions.insert({
+        id: newId(),
+        userId: credentials.user.id,
+        tokenHash: await hashSessionToken(token),
+        createdAt,
+        expiresAt,
+      });
+      return { token, expiresAt, user: credentials.user };
+    },
+
+    async logout(actor) {
+      await sessions.deleteById(actor.sessionId);
+    },
+
+    async authenticate(token) {
+      if (!isWellFormedToken(token)) throw new UnauthorizedError("The bearer token is malformed.", "invalid_token");
+      const session = await sessions.findActiveByTokenHash(await hashSessionToken(token), now());
+      if (!session) throw new UnauthorizedError("The bearer token is invalid, expired or revoked.", "invalid_token");
+      return { sessionId: session.id, user: session.user };
+    },
+
+    pruneExpiredSessions() {
+      return sessions.deleteExpired(now());
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { and, eq, gt, lte } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { type SessionRow, sessions, users } from "../db/schema";
+import { type User, userColumns } from "../users/users.repository";
+
+export type ActiveSession = { id: string; expiresAt: Date; user: User };
+
+export type SessionsRepository = {
+  insert(session: SessionRow): Promise<void>;
+  /** One indexed query: the unexpired session with this token hash and its active user. */
+  findActiveByTokenHash(tokenHash: string, now: Date): Promise<ActiveSession | null>;
+  deleteById(id: string): Promise<void>;
+  /** Removes sessions that expired at or before `now`; returns how many. */
+  deleteExpired(now: Date): Promise<number>;
+};
+
+export function createSessionsRepository(db: Db): SessionsRepository {
+  return {
+    async insert(session) {
+      await db.insert(sessions).values(session).run();
+    },
+
+    async findActiveByTokenHash(tokenHash, now) {
+      const row = await db
+        .select({ id: sessions.id, expiresAt: sessions.expiresAt, user: userColumns })
+        .from(sessions)
+        .innerJoin(users, eq(users.id, sessions.userId))
+        .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now), eq(users.status, "active")))
+        .get();
+      return row ?? null;
+    },
+
+    async deleteById(id) {
+      await db.delete(sessions).where(eq(sessions.id, id)).run();
+    },
+
+    async deleteExpired(now) {
+      const result = await db.delete(sessions).where(lte(sessions.expiresAt, now)).run();
+      return result.meta.changes;
+    },
+  };
+}

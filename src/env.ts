@@ -1,0 +1,55 @@
+import { z } from "zod";
+import type { Actor } from "./auth/actor";
+import type { Services } from "./services";
+
+/** Bindings from wrangler.toml (typed by `wrangler types`) plus secrets set with `wrangler secret put`. */
+export type Bindings = Env & {
+  PASSWORD_PEPPER?: string;
+};
+
+export type AppConfig = {
+  signupOpen: boolean;
+  sessionTtlSeconds: number;
+  publicCacheTtlSeconds: number;
+  passwordPepper: string | undefined;
+};
+
+export type AppVariables = {
+  requestId: string;
+  config: AppConfig;
+  services: Services;
+  /** The authenticated caller, or null for an anonymous request. */
+  actor: Actor | null;
+};
+
+export type AppEnv = { Bindings: Bindings; Variables: AppVariables };
+
+const flag = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
+
+const ConfigSchema = z.object({
+  SIGNUP_OPEN: flag.default(true),
+  SESSION_TTL_SECONDS: z.coerce.number().int().min(300).max(31_536_000).default(604_800),
+  PUBLIC_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  PASSWORD_PEPPER: z.string().min(16, "PASSWORD_PEPPER must be at least 16 characters").optional(),
+});
+
+const parsed = new WeakMap<object, AppConfig>();
+
+/** Reads and checks configuration once per isolate and bindings object; a bad value fails loudly. */
+export function readConfig(env: Bindings): AppConfig {
+  const cached = parsed.get(env);
+  if (cached) return cached;
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  const config: AppConfig = {
+    signupOpen: result.data.SIGNUP_OPEN,
+    sessionTtlSeconds: result.data.SESSION_TTL_SECONDS,
+    publicCacheTtlSeconds: result.data.PUBLIC_CACHE_TTL_SECONDS,
+    passwordPepper: result.data.PASSWORD_PEPPER,
+  };
+  parsed.set(env, config);
+  return config;
+}

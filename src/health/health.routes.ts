@@ -1,0 +1,51 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { problemKinds, ServiceUnavailableError } from "../lib/errors";
+import { jsonResponse, ProblemSchema } from "../lib/openapi";
+import { problemResponse } from "../lib/problem";
+import { createRouter } from "../lib/router";
+
+const tags = ["Health"];
+
+const CheckSchema = z.object({
+  status: z.enum(["ok", "failed"]),
+  durationMs: z.number(),
+  error: z.enum(["error", "timeout"]).optional(),
+});
+const ChecksSchema = z.object({ database: CheckSchema, cache: CheckSchema });
+
+const health = createRoute({
+  method: "get",
+  path: "/health",
+  tags,
+  summary: "Liveness",
+  description: "Answers without touching any dependency.",
+  responses: { 200: jsonResponse(z.object({ status: z.literal("ok") }), "The Worker is running") },
+});
+
+const ready = createRoute({
+  method: "get",
+  path: "/ready",
+  tags,
+  summary: "Readiness",
+  description: "Checks the database and the cache binding; 503 names the failing check.",
+  responses: {
+    200: jsonResponse(z.object({ status: z.literal("ready"), checks: ChecksSchema }), "Every dependency answered"),
+    503: {
+      description: problemKinds.unavailable.description,
+      content: { "application/problem+json": { schema: ProblemSchema.extend({ checks: ChecksSchema }) } },
+    },
+  },
+});
+
+export const healthRouter = createRouter()
+  .openapi(health, (c) => c.json({ status: "ok" as const }, 200))
+  .openapi(ready, async (c) => {
+    const { ready, checks } = await c.var.services.readiness.check();
+    c.header("Cache-Control", "no-store");
+    if (ready) return c.json({ status: "ready" as const, checks }, 200);
+    const failed = Object.entries(checks)
+      .filter(([, check]) => check.status === "failed")
+      .map(([name]) => name);
+    const error = new ServiceUnavailableError(`Not ready: ${failed.join(", ")} check failed.`, 10);
+    return problemResponse(c, error, { checks }) as never;
+  });

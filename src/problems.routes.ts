@@ -1,0 +1,33 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { NotFoundError, problemKinds } from "./lib/errors";
+import { jsonResponse, problemResponses } from "./lib/openapi";
+import { createRouter } from "./lib/router";
+
+const ProblemKindSchema = z
+  .object({ type: z.string(), title: z.string(), status: z.number().int(), description: z.string() })
+  .openapi("ProblemType");
+
+const describeProblem = createRoute({
+  method: "get",
+  path: "/{name}",
+  tags: ["Health"],
+  summary: "Describe a problem type",
+  description: "Makes each problem `type` URI resolvable to what it means.",
+  request: {
+    params: z.object({
+      name: z
+        .string()
+        .max(64)
+        .openapi({ param: { name: "name", in: "path" }, example: "validation" }),
+    }),
+  },
+  responses: { 200: jsonResponse(ProblemKindSchema, "The problem type"), ...problemResponses(404) },
+});
+
+export const problemsRouter = createRouter().openapi(describeProblem, (c) => {
+  const type = `/problems/${c.req.valid("param").name}`;
+  const kind = Object.values(problemKinds).find((candidate) => candidate.type === type);
+  if (!kind) throw new NotFoundError("No such problem type.");
+  c.header("Cache-Control", "public, max-age=86400");
+  return c.json(kind, 200);
+});

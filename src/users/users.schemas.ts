@@ -1,0 +1,185 @@
+import { z } from "@hono/zod-openapi";
+import { roles, statuses } from "../db/schema";
+import { fromBase64Url, toBase64Url, utf8 } from "../lib/encoding";
+import { ID_PATTERN } from "../lib/ids";
+import type { ListCursor, User } from "./users.repository";
+
+// Wire formats, written by hand and kept apart from the table definitions (STYLE.md, habit 2).
+
+const NO_CONTROL_CHARACTERS = /^[^\p{Cc}\p{Cs}]*$/u;
+
+export const EmailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .pipe(z.email({ message: "Invalid email" }))
+  .openapi({ example: "ann@example.com", description: "Trimmed and lower-cased before it is stored or compared." });
+
+export const UsernameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9_]{3,32}$/, "3 to 32 characters: letters, digits and underscore")
+  .openapi({ example: "ann", description: "`^[a-z0-9_]{3,32}$`, stored lower-case." });
+
+export const DisplayNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(NO_CONTROL_CHARACTERS, "Must not contain control characters")
+  .openapi({ example: "Ann Lee" });
+
+/** NIST SP 800-63B: length over composition rules; the upper bound keeps hashing cost bounded. */
+export const PasswordSchema = z
+  .string()
+  .min(12, "At least 12 characters")
+  .max(256, "At most 256 characters")
+  .openapi({ example: "correct horse battery staple", format: "password" });
+
+export const RoleSchema = z.enum(roles).openapi({ description: "`admin` or `member`." });
+export const StatusSchema = z
+  .enum(statuses)
+  .openapi({ description: "A disabled user cannot log in; its sessions stop working." });
+
+export const UserIdParamsSchema = z.object({
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" }, example: "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" }),
+});
+
+export const UserSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    username: z.string(),
+    name: z.string(),
+    role: RoleSchema,
+    status: StatusSchema,
+    createdAt: z.string().openapi({ format: "date-time" }),
+    updatedAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("User", { description: "A user as its owner or an admin sees it." });
+
+export const PublicProfileSchema = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    name: z.string(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("PublicProfile", { description: "A user as anyone else sees it." });
+
+export const UserViewSchema = z.union([UserSchema, PublicProfileSchema]);
+
+export const CreateUserBodySchema = z
+  .strictObject({
+    email: EmailSchema,
+    username: UsernameSchema,
+    name: DisplayNameSchema,
+    password: PasswordSchema,
+    role: RoleSchema.optional().openapi({ description: "Admins only." }),
+    status: StatusSchema.optional().openapi({ description: "Admins only." }),
+  })
+  .openapi("CreateUser");
+
+export const UpdateUserBodySchema = z
+  .strictObject({
+    email: EmailSchema.optional(),
+    username: UsernameSchema.optional(),
+    name: DisplayNameSchema.optional(),
+    password: PasswordSchema.optional(),
+    currentPassword: z
+      .string()
+      .max(256)
+      .optional()
+      .openapi({ description: "Required when users change their own password.", format: "password" }),
+    role: RoleSchema.optional().openapi({ description: "Admins only." }),
+    status: StatusSchema.optional().openapi({ description: "Admins only." }),
+  })
+  // `when`: judge the body as a whole only once its fields are valid, so errors are not doubled.
+  .refine((body) => body.currentPassword === undefined || body.password !== undefined, {
+    message: "currentPassword is only accepted together with password",
+    path: ["currentPassword"],
+    when: (payload) => payload.issues.length === 0,
+  })
+  .refine((body) => Object.keys(body).some((key) => key !== "currentPassword"), {
+    message: "Send at least one field to change",
+    when: (payload) => payload.issues.length === 0,
+  })
+  .openapi("UpdateUser");
+
+export type CreateUserInput = z.infer<typeof CreateUserBodySchema>;
+export type UpdateUserInput = z.infer<typeof UpdateUserBodySchema>;
+
+/** The list cursor is opaque to clients: base64url of `<createdAt ms>.<id>` of the last item. */
+export function encodeCursor(user: Pick<User, "createdAt" | "id">): string {
+  return toBase64Url(utf8(`${user.createdAt.getTime()}.${user.id}`));
+}
+
+function decodeCursor(cursor: string): ListCursor | null {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(fromBase64Url(cursor));
+  } catch {
+    return null;
+  }
+  const match = /^(\d{1,15})\.(.+)$/.exec(text);
+  if (!match?.[1] || !match[2] || !ID_PATTERN.test(match[2])) return null;
+  return { createdAt: new Date(Number(match[1])), id: match[2] };
+}
+
+export const ListUsersQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
+  cursor: z
+    .string()
+    .max(200)
+    .transform((value, ctx) => {
+      const decoded = decodeCursor(value);
+      if (!decoded) {
+        ctx.addIssue({ code: "custom", message: "Invalid cursor" });
+        return z.NEVER;
+      }
+      return decoded;
+    })
+    .optional()
+    .openapi({ type: "string", description: "`nextCursor` from the previous page." }),
+  role: RoleSchema.optional(),
+  status: StatusSchema.optional(),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .optional()
+    .openapi({ description: "Case-insensitive prefix of email, username or name." }),
+});
+
+export const UserListSchema = z
+  .object({
+    data: z.array(UserSchema),
+    nextCursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last." }),
+  })
+  .openapi("UserList");
+
+export type UserView = z.infer<typeof UserSchema>;
+export type PublicProfileView = z.infer<typeof PublicProfileSchema>;
+
+export function toUserView(user: User): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    username: user.username,
+    name: user.name,
+    role: user.role,
+    status: user.status,
+    createdAt: user.createdAt.toISOString(),
+    updatedAt: user.updatedAt.toISOString(),
+  };
+}
+
+export function toPublicProfileView(user: User): PublicProfileView {
+  return { id: user.id, username: user.username, name: user.name, createdAt: user.createdAt.toISOString() };
+}

@@ -1,0 +1,121 @@
+import { type Actor, isAdmin, isSelf } from "../auth/actor";
+import type { AppConfig } from "../env";
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  UnprocessableError,
+  ValidationError,
+} from "../lib/errors";
+import { ID_PATTERN, newId } from "../lib/ids";
+import type { PasswordHasher } from "../lib/password";
+import type { User, UserChanges, UserListFilter, UsersRepository } from "./users.repository";
+import type { CreateUserInput, UpdateUserInput } from "./users.schemas";
+
+export type UserReadResult = { user: User; view: "full" | "public" };
+export type UserPage = { users: User[]; hasMore: boolean };
+
+export type UsersService = {
+  create(actor: Actor | null, input: CreateUserInput): Promise<User>;
+  get(actor: Actor | null, id: string): Promise<UserReadResult>;
+  list(actor: Actor, filter: UserListFilter): Promise<UserPage>;
+  update(actor: Actor, id: string, input: UpdateUserInput): Promise<User>;
+  delete(actor: Actor, id: string): Promise<void>;
+};
+
+export type UsersServiceDeps = {
+  users: UsersRepository;
+  hasher: PasswordHasher;
+  config: Pick<AppConfig, "signupOpen">;
+  now?: () => Date;
+};
+
+const LAST_ADMIN = "The last active admin cannot be removed, demoted or disabled.";
+
+export function createUsersService({ users, hasher, config, now = () => new Date() }: UsersServiceDeps): UsersService {
+  function requireOwnerOrAdmin(actor: Actor, id: string): void {
+    if (!isSelf(actor, id) && !isAdmin(actor)) throw new ForbiddenError("Only the user or an admin may do this.");
+  }
+
+  return {
+    async create(actor, input) {
+      if (!config.signupOpen && !isAdmin(actor)) {
+        if (!actor) throw new UnauthorizedError("Sign-up is closed; an admin must create users.");
+        throw new ForbiddenError("Sign-up is closed; only admins may create users.");
+      }
+      if ((input.role !== undefined || input.status !== undefined) && !isAdmin(actor)) {
+        throw new ForbiddenError("Only admins may set role or status.");
+      }
+      const timestamp = now();
+      return users.insert({
+        id: newId(),
+        email: input.email,
+        username: input.username,
+        name: input.name,
+        role: input.role ?? "member",
+        status: input.status ?? "active",
+        passwordHash: await hasher.hash(input.password),
+        createdAt: timestamp,
+        updatedAt: timestamp,
+      });
+    },
+
+    async get(actor, id) {
+      const user = ID_PATTERN.test(id) ? await users.findById(id) : null;
+      if (!user) throw new NotFoundError("No user with this id.");
+      return { user, view: isSelf(actor, id) || isAdmin(actor) ? "full" : "public" };
+    },
+
+    async list(actor, filter) {
+      if (!isAdmin(actor)) throw new ForbiddenError("Only admins may list users.");
+      const rows = await users.list({ ...filter, limit: filter.limit + 1 });
+      return { users: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
+    },
+
+    async update(actor, id, input) {
+      requireOwnerOrAdmin(actor, id);
+      if ((input.role !== undefined || input.status !== undefined) && !isAdmin(actor)) {
+        throw new ForbiddenError("Only admins may change role or status.");
+      }
+      const { currentPassword, password, ...fields } = input;
+      const changes: UserChanges = { ...fields, updatedAt: now() };
+      const ownPassword = password !== undefined && isSelf(actor, id);
+      if (password !== undefined) {
+        if (ownPassword) await checkCurrentPassword(id, currentPassword);
+        changes.passwordHash = await hasher.hash(password);
+      }
+      const result = await users.update(id, changes, {
+        keepAnActiveAdmin: changes.role === "member" || changes.status === "disabled",
+        // A new password or a disabled account ends every other session at once.
+        revokeSessions:
+          password !== undefined || changes.status === "disabled"
+            ? { exceptSessionId: ownPassword ? actor.sessionId : undefined }
+            : undefined,
+      });
+      if (result.outcome === "not_found") throw new NotFoundError("No user with this id.");
+      if (result.outcome === "last_admin") throw new ConflictError(LAST_ADMIN);
+      return result.user;
+    },
+
+    async delete(actor, id) {
+      requireOwnerOrAdmin(actor, id);
+      const outcome = await users.deleteUnlessLastActiveAdmin(id);
+      if (outcome === "not_found") throw new NotFoundError("No user with this id.");
+      if (outcome === "last_admin") throw new ConflictError(LAST_ADMIN);
+    },
+  };
+
+  async function checkCurrentPassword(id: string, currentPassword: string | undefined): Promise<void> {
+    if (currentPassword === undefined) {
+      throw new ValidationError([{ path: "currentPassword", message: "Required to change your own password" }]);
+    }
+    const credentials = await users.findCredentialsById(id);
+    const { valid } = await hasher.verify(currentPassword, credentials?.passwordHash ?? null);
+    if (!valid) {
+      throw new UnprocessableError("The current password is wrong.", [
+        { path: "currentPassword", message: "Does not match" },
+      ]);
+    }
+  }
+}
