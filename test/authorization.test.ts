@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { api, newUserBody, seedUser, signedIn, snapshot } from "./helpers";
+
+/**
+ * Every protected route against every kind of caller. Each row sets up a fresh target user, so
+ * rows are independent; writes that should be refused are checked to have changed nothing.
+ */
+type Caller = "anonymous" | "member" | "owner" | "admin";
+
+async function tokenFor(caller: Caller, ownerToken: string): Promise<string | undefined> {
+  if (caller === "anonymous") return undefined;
+  if (caller === "owner") return ownerToken;
+  return (await signedIn(caller)).token;
+}
+
+const matrix: {
+  route: string;
+  call: (id: string, token?: string) => Promise<Response>;
+  expected: Record<Caller, number>;
+}[] = [
+  {
+    route: "GET /api/users",
+    call: (_, token) => api("GET", "/api/users", { token }),
+    expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
+  },
+  {
+    route: "PATCH /api/users/:id (name)",
+    call: (id, token) => api("PATCH", `/api/users/${id}`, { token, body: { name: "Changed" } }),
+    expected: { anonymous: 401, member: 403, owner: 200, admin: 200 },
+  },
+  {
+    route: "PATCH /api/users/:id (role)",
+    call: (id, token) => api("PATCH", `/api/users/${id}`, { token, body: { role: "admin" } }),
+    expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
+  },
+  {
+    route: "PATCH /api/users/:id (status)",
+    call: (id, token) => api("PATCH", `/api/users/${id}`, { token, body: { status: "disabled" } }),
+    expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
+  },
+  {
+    route: "DELETE /api/users/:id",
+    call: (id, token) => api("DELETE", `/api/users/${id}`, { token }),
+    expected: { anonymous: 401, member: 403, owner: 204, admin: 204 },
+  },
+  {
+    route: "POST /api/users (role)",
+    call: (_, token) => api("POST", "/api/users", { token, body: newUserBody({ role: "admin" }) }),
+    expected: { anonymous: 403, member: 403, owner: 403, admin: 201 },
+  },
+  {
+    route: "GET /api/auth/me",
+    call: (_, token) => api("GET", "/api/auth/me", { token }),
+    expected: { anonymous: 401, member: 200, owner: 200, admin: 200 },
+  },
+  {
+    route: "POST /api/auth/logout",
+    call: (_, token) => api("POST", "/api/auth/logout", { token }),
+    expected: { anonymous: 401, member: 204, owner: 204, admin: 204 },
+  },
+];
+
+describe.each(matrix)("$route", ({ call, expected }) => {
+  it.each(Object.entries(expected) as [Caller, number][])("by %s → %i", async (caller, status) => {
+    const { user: owner, token: ownerToken } = await signedIn("member");
+    const token = await tokenFor(caller, ownerToken);
+    const before = status >= 400 ? await snapshot() : undefined;
+    const res = await call(owner.id, token);
+    expect(res.status).toBe(status);
+    if (status === 401) expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer/);
+    if (before) expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe("GET /api/users/:id views", () => {
+  it.each([
+    ["anonymous", false],
+    ["member", false],
+    ["owner", true],
+    ["admin", true],
+  ] as [Caller, boolean][])("by %s → full view: %s", async (caller, full) => {
+    const { user: owner, token: ownerToken } = await signedIn("member");
+    const res = await api("GET", `/api/users/${owner.id}`, { token: await tokenFor(caller, ownerToken) });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect("email" in body).toBe(full);
+    expect("role" in body).toBe(full);
+    expect(body.id).toBe(owner.id);
+  });
+
+  it("a member cannot see another user's email through any route", async () => {
+    const target = await seedUser();
+    const { token } = await signedIn("member");
+    const responses = await Promise.all([
+      api("GET", `/api/users/${target.id}`, { token }),
+      api("GET", `/api/users?q=${target.email}`, { token }),
+    ]);
+    for (const res of responses) expect(await res.text()).not.toContain(target.email);
+  });
+});

@@ -1,0 +1,6 @@
+declare namespace Cloudflare {
+  interface Env {
+    /** Read from drizzle/ by vitest.config.ts, applied by test/setup/apply-migrations.ts. */
+    TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+  }
+}

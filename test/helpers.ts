@@ -1,0 +1,153 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { expect } from "vitest";
+import { app } from "../src/app";
+import { createSessionsRepository } from "../src/auth/sessions.repository";
+import { createD1Database } from "../src/db/d1";
+import type { Role, UserStatus } from "../src/db/schema";
+import type { Bindings } from "../src/env";
+import { newId } from "../src/lib/ids";
+import { createPasswordHasher } from "../src/lib/password";
+import { generateSessionToken, hashSessionToken } from "../src/lib/tokens";
+import { createUsersRepository, type User } from "../src/users/users.repository";
+
+export const BASE = "http://edge-users.test";
+export const PASSWORD = "correct horse battery staple";
+
+export const db = createD1Database(env.DB);
+export const usersRepository = createUsersRepository(db);
+export const sessionsRepository = createSessionsRepository(db);
+export const hasher = createPasswordHasher();
+
+type RequestOptions = { body?: unknown; token?: string; headers?: Record<string, string> };
+
+function buildRequest(method: string, path: string, { body, token, headers = {} }: RequestOptions): Request {
+  const init: RequestInit = { method, headers: { ...headers } };
+  const requestHeaders = init.headers as Record<string, string>;
+  if (token) requestHeaders.Authorization = `Bearer ${token}`;
+  if (body !== undefined) {
+    requestHeaders["Content-Type"] ??= "application/json";
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+  }
+  return new Request(`${BASE}${path}`, init);
+}
+
+/** A request to the Worker as deployed: its default export, real bindings. */
+export function api(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+  return exports.default.fetch(buildRequest(method, path, options));
+}
+
+/** A request to the same app with some bindings or vars replaced (configuration, failing dependencies). */
+export async function apiWith(
+  overrides: Partial<Record<keyof Bindings, unknown>>,
+  method: string,
+  path: string,
+  options: RequestOptions = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await app.fetch(buildRequest(method, path, options), { ...env, ...overrides } as Bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+let counter = 0;
+/** A suffix that keeps fixtures of tests sharing one file's database from colliding. */
+export function unique(): string {
+  counter += 1;
+  return `${counter}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export function newUserBody(overrides: Record<string, unknown> = {}) {
+  const suffix = unique();
+  return {
+    email: `user_${suffix}@example.com`,
+    username: `u_${suffix}`,
+    name: "Test User",
+    password: PASSWORD,
+    ...overrides,
+  };
+}
+
+let passwordHash: Promise<string> | undefined;
+
+/** Inserts a user through the repository (one PBKDF2 per file, not per user). */
+export async function seedUser(options: { role?: Role; status?: UserStatus; createdAt?: Date; name?: string } = {}) {
+  passwordHash ??= hasher.hash(PASSWORD);
+  const suffix = unique();
+  const createdAt = options.createdAt ?? new Date();
+  return usersRepository.insert({
+    id: newId(),
+    email: `seed_${suffix}@example.com`,
+    username: `seed_${suffix}`,
+    name: options.name ?? "Seeded User",
+    role: options.role ?? "member",
+    status: options.status ?? "active",
+    passwordHash: await passwordHash,
+    createdAt,
+    updatedAt: createdAt,
+  });
+}
+
+/** A session for the user, as login would make it; returns the bearer token. */
+export async function seedSession(user: Pick<User, "id">, expiresAt = new Date(Date.now() + 3_600_000)) {
+  const token = generateSessionToken();
+  const id = newId();
+  await sessionsRepository.insert({
+    id,
+    userId: user.id,
+    tokenHash: await hashSessionToken(token),
+    createdAt: new Date(),
+    expiresAt,
+  });
+  return { token, sessionId: id };
+}
+
+/** A user with a live session: the usual caller in route tests. */
+export async function signedIn(role: Role = "member") {
+  const user = await seedUser({ role });
+  const { token, sessionId } = await seedSession(user);
+  return { user, token, sessionId };
+}
+
+/** Every row of every table, to prove a rejected request changed nothing. */
+export async function snapshot() {
+  const [users, sessions] = await Promise.all([
+    env.DB.prepare("select * from users order by id").all(),
+    env.DB.prepare("select * from sessions order by id").all(),
+  ]);
+  return { users: users.results, sessions: sessions.results };
+}
+
+export async function userRow(id: string) {
+  return env.DB.prepare("select * from users where id = ?").bind(id).first<Record<string, unknown>>();
+}
+
+export async function sessionCount(userId: string): Promise<number> {
+  const row = await env.DB.prepare("select count(*) as n from sessions where user_id = ?")
+    .bind(userId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+/** Asserts a problem+json response and returns its body. */
+export async function expectProblem(response: Response, status: number, type: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("Content-Type")).toBe("application/problem+json");
+  const body = (await response.json()) as Record<string, unknown>;
+  expect(body).toMatchObject({ type, status, title: expect.any(String), instance: expect.stringMatching(/^\//) });
+  expect(body.requestId).toBe(response.headers.get("X-Request-Id"));
+  return body;
+}
+
+/** A D1 binding whose every query fails the way D1 does when it is unreachable. */
+export function failingD1(message = "D1_ERROR: Network connection lost."): D1Database {
+  const fail = () => Promise.reject(new Error(message));
+  const statement = { bind: () => statement, first: fail, all: fail, run: fail, raw: fail };
+  return { prepare: () => statement, batch: fail, exec: fail, dump: fail } as unknown as D1Database;
+}
+
+/** A KV binding whose every operation fails. */
+export function failingKV(): KVNamespace {
+  const fail = () => Promise.reject(new Error("KV GET failed: 503 Service Unavailable"));
+  return { get: fail, getWithMetadata: fail, put: fail, delete: fail, list: fail } as unknown as KVNamespace;
+}

@@ -1,0 +1,197 @@
+/**
+ * The developer path, end to end: the admin CLI and the seed script write into a local D1, then
+ * the real `npm start` (migrations + wrangler dev) serves it and is driven over HTTP.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const state = mkdtempSync(join(tmpdir(), "edge-users-e2e-"));
+const ADMIN = { email: "root@example.com", username: "root", password: "a long admin passphrase" };
+
+function npmRun(script: string, args: string[]) {
+  return spawnSync("npm", ["run", "--silent", script, "--", ...args, "--persist-to", state], {
+    encoding: "utf8",
+    env: { ...process.env, PASSWORD_PEPPER: "" },
+  });
+}
+
+function sqlite(query: string): Record<string, unknown>[] {
+  const result = spawnSync(
+    "wrangler",
+    ["d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", query],
+    {
+      encoding: "utf8",
+    },
+  );
+  expect(result.status, result.stderr).toBe(0);
+  return (JSON.parse(result.stdout) as { results: Record<string, unknown>[] }[])[0]?.results ?? [];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe("npm run create-admin", () => {
+  it("writes an admin with the service's hashing into the local database", () => {
+    const result = npmRun("create-admin", [
+      "--email",
+      ADMIN.email.toUpperCase(),
+      "--username",
+      ADMIN.username,
+      "--password",
+      ADMIN.password,
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Created admin root <root@example.com>/);
+    expect(result.stdout + result.stderr).not.toContain(ADMIN.password);
+    const rows = sqlite("select email, username, role, status, password_hash from users");
+    expect(rows).toEqual([
+      {
+        email: ADMIN.email,
+        username: ADMIN.username,
+        role: "admin",
+        status: "active",
+        password_hash: expect.stringMatching(/^\$pbkdf2-sha256\$i=100000,p=0\$/),
+      },
+    ]);
+  });
+
+  it("a duplicate email or username fails clearly and changes nothing", () => {
+    const before = sqlite("select * from users order by id");
+    for (const args of [
+      ["--email", ADMIN.email, "--username", "someone_else"],
+      ["--email", "other@example.com", "--username", ADMIN.username],
+    ]) {
+      const result = npmRun("create-admin", [...args, "--password", ADMIN.password]);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/already exists in the local D1 database; nothing was changed/);
+    }
+    expect(sqlite("select * from users order by id")).toEqual(before);
+  });
+
+  it("invalid input fails before touching the database", () => {
+    const result = npmRun("create-admin", ["--email", "nope", "--username", "x", "--password", "short"]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/--email: Invalid email/);
+    expect(result.stderr).toMatch(/--password: At least 12 characters/);
+  });
+});
+
+describe("npm run db:seed", () => {
+  it("adds the demo users once, even when run twice", () => {
+    expect(npmRun("db:seed", []).status).toBe(0);
+    expect(npmRun("db:seed", []).status).toBe(0);
+    const rows = sqlite("select username from users where email like '%@example.com' order by username");
+    expect(rows.map((row) => row.username)).toEqual(["ada", "barbara", "grace", "linus", "root"]);
+  });
+});
+
+describe("npm start (wrangler dev) driven over HTTP", () => {
+  let server: ChildProcess;
+  let base: string;
+  let output = "";
+
+  beforeAll(async () => {
+    const [port, inspectorPort] = [await freePort(), await freePort()];
+    base = `http://127.0.0.1:${port}`;
+    server = spawn(
+      "npm",
+      [
+        "start",
+        "--",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--inspector-port",
+        String(inspectorPort),
+        "--persist-to",
+        state,
+      ],
+      { detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    server.stdout?.on("data", (chunk) => (output += chunk));
+    server.stderr?.on("data", (chunk) => (output += chunk));
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      const ok = await fetch(`${base}/health`).then(
+        (res) => res.ok,
+        () => false,
+      );
+      if (ok) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`npm start did not answer within 90 s:\n${output}`);
+  });
+
+  afterAll(() => {
+    if (server?.pid) process.kill(-server.pid, "SIGTERM");
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  const json = (method: string, path: string, body?: unknown, token?: string) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  it("is ready: migrations applied, database and cache reachable", async () => {
+    const res = await json("GET", "/ready");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Request-Id")).toBeTruthy();
+  });
+
+  it("create → login → me", async () => {
+    const created = await json("POST", "/api/users", {
+      email: "smoke@example.com",
+      username: "smoke",
+      name: "Smoke Test",
+      password: "smoke test password",
+    });
+    expect(created.status).toBe(201);
+    const user = (await created.json()) as { id: string };
+    const login = await json("POST", "/api/auth/login", {
+      email: "smoke@example.com",
+      password: "smoke test password",
+    });
+    expect(login.status).toBe(200);
+    const { token } = (await login.json()) as { token: string };
+    const me = await json("GET", "/api/auth/me", undefined, token);
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ id: user.id, email: "smoke@example.com", role: "member" });
+  });
+
+  it("the admin from create-admin signs in and lists users", async () => {
+    const login = await json("POST", "/api/auth/login", { email: ADMIN.email, password: ADMIN.password });
+    expect(login.status).toBe(200);
+    const { token } = (await login.json()) as { token: string };
+    const list = await json("GET", "/api/users?limit=100", undefined, token);
+    expect(list.status).toBe(200);
+    const { data } = (await list.json()) as { data: { username: string }[] };
+    expect(data.map((user) => user.username)).toEqual(expect.arrayContaining(["root", "ada", "smoke"]));
+  });
+
+  it("a seeded demo user signs in with the demo password", async () => {
+    const login = await json("POST", "/api/auth/login", { email: "grace@example.com", password: "demo password 1234" });
+    expect(login.status).toBe(200);
+  });
+
+  it("serves the OpenAPI document and the docs page", async () => {
+    expect((await json("GET", "/openapi.json")).status).toBe(200);
+    expect((await json("GET", "/docs")).status).toBe(200);
+  });
+});

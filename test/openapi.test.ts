@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { api } from "./helpers";
+
+type Operation = { security?: unknown[]; responses: Record<string, { content?: Record<string, unknown> }> };
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    securitySchemes: Record<string, unknown>;
+    schemas: Record<string, { required?: string[]; additionalProperties?: unknown }>;
+  };
+  info: { description: string };
+};
+
+async function document(): Promise<Document> {
+  const res = await api("GET", "/openapi.json");
+  expect(res.status).toBe(200);
+  return (await res.json()) as Document;
+}
+
+describe("GET /openapi.json", () => {
+  it("is OpenAPI 3.1 and lists every route of the contract", async () => {
+    const doc = await document();
+    expect(doc.openapi).toBe("3.1.0");
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations).toEqual(
+      expect.arrayContaining([
+        "GET /health",
+        "GET /ready",
+        "POST /api/users",
+        "GET /api/users",
+        "GET /api/users/{id}",
+        "PATCH /api/users/{id}",
+        "DELETE /api/users/{id}",
+        "POST /api/auth/login",
+        "POST /api/auth/logout",
+        "GET /api/auth/me",
+      ]),
+    );
+  });
+
+  it("declares bearer security, used by the authenticated routes", async () => {
+    const doc = await document();
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.paths["/api/auth/me"]?.get?.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths["/api/users"]?.get?.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  it("documents problem+json error responses", async () => {
+    const doc = await document();
+    const patch = doc.paths["/api/users/{id}"]?.patch;
+    for (const status of ["400", "401", "403", "404", "409", "422", "500"]) {
+      expect(patch?.responses[status]?.content).toHaveProperty(["application/problem+json"]);
+    }
+    expect(doc.info.description).toContain("/problems/validation");
+  });
+
+  it("request schemas are the validating ones: strict, with the contract's required fields", async () => {
+    const doc = await document();
+    expect(doc.components.schemas.CreateUser).toMatchObject({
+      required: expect.arrayContaining(["email", "username", "name", "password"]),
+      additionalProperties: false,
+    });
+    expect(doc.components.schemas.UpdateUser).toMatchObject({ additionalProperties: false });
+    expect(JSON.stringify(doc.components.schemas.User)).not.toMatch(/password/i);
+  });
+});
+
+describe("GET /docs", () => {
+  it("serves an API reference page for /openapi.json", async () => {
+    const res = await api("GET", "/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+    expect(await res.text()).toContain("/openapi.json");
+  });
+});

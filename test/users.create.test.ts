@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import { api, apiWith, expectProblem, newUserBody, PASSWORD, signedIn, snapshot, userRow } from "./helpers";
+
+describe("POST /api/users", () => {
+  it("→ 201 with Location and the full user; email and username are normalised", async () => {
+    const body = newUserBody();
+    const res = await api("POST", "/api/users", {
+      body: { ...body, email: `  ${body.email.toUpperCase()} `, username: body.username.toUpperCase() },
+    });
+    expect(res.status).toBe(201);
+    const user = (await res.json()) as Record<string, string>;
+    expect(res.headers.get("Location")).toBe(`/api/users/${user.id}`);
+    expect(user).toEqual({
+      id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      email: body.email,
+      username: body.username,
+      name: "Test User",
+      role: "member",
+      status: "active",
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      updatedAt: user.createdAt,
+    });
+    const row = await userRow(user.id as string);
+    expect(row).toMatchObject({ email: body.email, username: body.username, role: "member" });
+    expect(row?.password_hash).toMatch(/^\$pbkdf2-sha256\$i=100000,p=0\$/);
+    expect(row?.password_hash).not.toContain(PASSWORD);
+  });
+
+  it("ids sort by creation time", async () => {
+    const first = (await (await api("POST", "/api/users", { body: newUserBody() })).json()) as { id: string };
+    const second = (await (await api("POST", "/api/users", { body: newUserBody() })).json()) as { id: string };
+    expect(first.id < second.id).toBe(true);
+  });
+
+  it("duplicate email (any case) → 409 and nothing is written", async () => {
+    const body = newUserBody();
+    expect((await api("POST", "/api/users", { body })).status).toBe(201);
+    const before = await snapshot();
+    const res = await api("POST", "/api/users", { body: newUserBody({ email: body.email.toUpperCase() }) });
+    const problem = await expectProblem(res, 409, "/problems/conflict");
+    expect(problem.errors).toEqual([{ path: "email", message: expect.any(String) }]);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("duplicate username (any case) → 409 and nothing is written", async () => {
+    const body = newUserBody();
+    expect((await api("POST", "/api/users", { body })).status).toBe(201);
+    const before = await snapshot();
+    const res = await api("POST", "/api/users", { body: newUserBody({ username: body.username.toUpperCase() }) });
+    const problem = await expectProblem(res, 409, "/problems/conflict");
+    expect(problem.errors).toEqual([{ path: "username", message: expect.any(String) }]);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it.each([
+    ["a malformed email", { email: "not-an-email" }, "email"],
+    ["a short username", { username: "ab" }, "username"],
+    ["a username with other characters", { username: "ann-lee" }, "username"],
+    ["a short password", { password: "short" }, "password"],
+    ["an empty name", { name: "   " }, "name"],
+    ["a name with control characters", { name: "Ann\u0000Lee" }, "name"],
+    ["a wrong type", { name: 42 }, "name"],
+    ["an unknown field", { passwordHash: "x" }, "passwordHash"],
+    ["an unknown nested attempt", { isAdmin: true }, "isAdmin"],
+  ])("%s → 400 naming the path, nothing written", async (_, override, path) => {
+    const before = await snapshot();
+    const res = await api("POST", "/api/users", { body: newUserBody(override) });
+    const problem = await expectProblem(res, 400, "/problems/validation");
+    expect(problem.errors).toContainEqual({ path, message: expect.any(String) });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("a missing field → 400 'Required'", async () => {
+    const { password: _, ...body } = newUserBody();
+    const problem = await expectProblem(await api("POST", "/api/users", { body }), 400, "/problems/validation");
+    expect(problem.errors).toEqual([{ path: "password", message: "Required" }]);
+  });
+
+  it("role or status from a non-admin → 403, nothing written", async () => {
+    const { token } = await signedIn("member");
+    const before = await snapshot();
+    await expectProblem(
+      await api("POST", "/api/users", { body: newUserBody({ role: "admin" }) }),
+      403,
+      "/problems/forbidden",
+    );
+    await expectProblem(
+      await api("POST", "/api/users", { body: newUserBody({ status: "disabled" }), token }),
+      403,
+      "/problems/forbidden",
+    );
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("an admin may set role and status", async () => {
+    const { token } = await signedIn("admin");
+    const res = await api("POST", "/api/users", { body: newUserBody({ role: "admin", status: "disabled" }), token });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ role: "admin", status: "disabled" });
+  });
+
+  it("an invalid bearer token → 401 even though sign-up is open", async () => {
+    const before = await snapshot();
+    const res = await api("POST", "/api/users", { body: newUserBody(), token: "x".repeat(43) });
+    await expectProblem(res, 401, "/problems/unauthorized");
+    expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer /);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  describe("with SIGNUP_OPEN=false", () => {
+    const closed = { SIGNUP_OPEN: "false" };
+
+    it("anonymous → 401, nothing written", async () => {
+      const before = await snapshot();
+      const res = await apiWith(closed, "POST", "/api/users", { body: newUserBody() });
+      await expectProblem(res, 401, "/problems/unauthorized");
+      expect(res.headers.get("WWW-Authenticate")).toMatch(/^Bearer /);
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it("a member → 403, nothing written", async () => {
+      const { token } = await signedIn("member");
+      const before = await snapshot();
+      await expectProblem(
+        await apiWith(closed, "POST", "/api/users", { body: newUserBody(), token }),
+        403,
+        "/problems/forbidden",
+      );
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it("an admin → 201", async () => {
+      const { token } = await signedIn("admin");
+      expect((await apiWith(closed, "POST", "/api/users", { body: newUserBody(), token })).status).toBe(201);
+    });
+  });
+});
