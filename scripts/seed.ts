@@ -1,0 +1,40 @@
+/**
+ * npm run db:seed [-- --persist-to <dir>]
+ *
+ * A few demo users in the LOCAL database for exploring the API. Never runs against the deployed
+ * database (there is no --remote). Users that already exist are left alone, so it can run twice.
+ */
+import { parseArgs } from "node:util";
+import { users } from "../src/db/schema";
+import { newId } from "../src/lib/ids";
+import { createPasswordHasher } from "../src/lib/password";
+import { applyLocalMigrations, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
+import { readPepper } from "./lib/pepper";
+
+export const DEMO_PASSWORD = "demo password 1234";
+
+const demoUsers = [
+  { email: "ada@example.com", username: "ada", name: "Ada Lovelace", role: "admin" },
+  { email: "grace@example.com", username: "grace", name: "Grace Hopper", role: "member" },
+  { email: "linus@example.com", username: "linus", name: "Linus Torvalds", role: "member" },
+  { email: "barbara@example.com", username: "barbara", name: "Barbara Liskov", role: "member" },
+] as const;
+
+const { values } = parseArgs({ options: { "persist-to": { type: "string" } }, strict: true });
+const target: Target = { remote: false, persistTo: values["persist-to"] };
+
+applyLocalMigrations(target);
+const hasher = createPasswordHasher({ pepper: readPepper(false) });
+const statements: string[] = [];
+for (const [index, user] of demoUsers.entries()) {
+  // Distinct, ordered timestamps so the demo list has a stable newest-first order.
+  const at = new Date(Date.now() - (demoUsers.length - index) * 1000);
+  const insert = sqlBuilder
+    .insert(users)
+    .values({ id: newId(), ...user, passwordHash: await hasher.hash(DEMO_PASSWORD), createdAt: at, updatedAt: at })
+    .onConflictDoNothing();
+  statements.push(toLiteralSql(insert.toSQL()));
+}
+execute(target, statements.join(";\n"));
+console.log(`Demo users (password "${DEMO_PASSWORD}"):`);
+for (const user of demoUsers) console.log(`  ${user.role.padEnd(6)} ${user.email}`);

@@ -1,0 +1,25 @@
+/**
+ * `npm start`: applies pending migrations to the local D1, then serves the Worker with
+ * `wrangler dev` on http://localhost:8787. Arguments go to `wrangler dev` (`npm start -- --port 9000`);
+ * `--persist-to <dir>` is also given to the migration step, so both use the same local state.
+ */
+import { spawn, spawnSync } from "node:child_process";
+
+const args = process.argv.slice(2);
+const persistIndex = args.indexOf("--persist-to");
+const persistTo = persistIndex >= 0 ? ["--persist-to", args[persistIndex + 1] ?? ""] : [];
+
+// stdin is not a terminal here, so wrangler applies migrations without asking (no prompt).
+const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persistTo], {
+  stdio: ["ignore", "inherit", "inherit"],
+});
+if (migrate.status !== 0) {
+  console.error("Applying migrations to the local database failed; not starting the server.");
+  process.exit(migrate.status ?? 1);
+}
+
+const dev = spawn("wrangler", ["dev", "--show-interactive-dev-session=false", ...args], { stdio: "inherit" });
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => dev.kill(signal));
+}
+dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
