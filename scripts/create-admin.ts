@@ -12,9 +12,10 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { uniqueViolationIn } from "../src/db/errors";
 import { users } from "../src/db/schema";
-import { newId } from "../src/lib/ids";
 import { createPasswordHasher } from "../src/lib/password";
+import { newUserRow } from "../src/users/users.model";
 import { DisplayNameSchema, EmailSchema, PasswordSchema, UsernameSchema } from "../src/users/users.schemas";
 import { applyLocalMigrations, D1CommandError, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
 import { readPepper } from "./lib/pepper";
@@ -61,27 +62,18 @@ try {
   applyLocalMigrations(target);
   const now = new Date();
   const hasher = createPasswordHasher({ pepper: readPepper(target.remote) });
+  const row = newUserRow({ ...input, role: "admin" }, await hasher.hash(input.password), now);
   const insert = sqlBuilder
     .insert(users)
-    .values({
-      id: newId(),
-      email: input.email,
-      username: input.username,
-      name: input.name,
-      role: "admin",
-      status: "active",
-      passwordHash: await hasher.hash(input.password),
-      createdAt: now,
-      updatedAt: now,
-    })
+    .values(row)
     .returning({ id: users.id, email: users.email, username: users.username });
   const [rows] = execute(target, toLiteralSql(insert.toSQL()));
   const admin = rows?.[0];
   console.log(`Created admin ${admin?.username} <${admin?.email}> (id ${admin?.id}) in ${where}.`);
 } catch (error) {
   if (error instanceof D1CommandError) {
-    const duplicate = /UNIQUE constraint failed: users\.(email|username)/.exec(error.output);
-    if (duplicate) fail(`a user with this ${duplicate[1]} already exists in ${where}; nothing was changed.`);
+    const duplicate = uniqueViolationIn(error.output);
+    if (duplicate) fail(`a user with this ${duplicate} already exists in ${where}; nothing was changed.`);
     if (/no such table/.test(error.output)) {
       fail(`${where} has no users table yet; apply migrations first (npm run db:migrate:remote).`);
     }

@@ -6,12 +6,12 @@
  */
 import { parseArgs } from "node:util";
 import { users } from "../src/db/schema";
-import { newId } from "../src/lib/ids";
 import { createPasswordHasher } from "../src/lib/password";
+import { newUserRow } from "../src/users/users.model";
 import { applyLocalMigrations, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
 import { readPepper } from "./lib/pepper";
 
-export const DEMO_PASSWORD = "demo password 1234";
+const DEMO_PASSWORD = "demo password 1234";
 
 const demoUsers = [
   { email: "ada@example.com", username: "ada", name: "Ada Lovelace", role: "admin" },
@@ -31,7 +31,7 @@ for (const [index, user] of demoUsers.entries()) {
   const at = new Date(Date.now() - (demoUsers.length - index) * 1000);
   const insert = sqlBuilder
     .insert(users)
-    .values({ id: newId(), ...user, passwordHash: await hasher.hash(DEMO_PASSWORD), createdAt: at, updatedAt: at })
+    .values(newUserRow(user, await hasher.hash(DEMO_PASSWORD), at))
     .onConflictDoNothing();
   statements.push(toLiteralSql(insert.toSQL()));
 }

@@ -9,8 +9,9 @@ import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError, problemKind
 import { log } from "./lib/log";
 import { MAX_BODY_BYTES, problemResponse, toAppError } from "./lib/problem";
 import { createRouter } from "./lib/router";
+import { requireJsonBodies } from "./middleware/json-body";
 import { provideServices } from "./middleware/services";
-import { problemsRouter } from "./problems.routes";
+import { problemsRouter } from "./problems/problems.routes";
 import { usersRouter } from "./users/users.routes";
 
 const API_DESCRIPTION = `Users, sign-in and sessions at the edge.
@@ -38,6 +39,7 @@ export function createApp() {
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
   });
+  app.use("/api/*", requireJsonBodies());
   app.use(
     "/api/*",
     bodyLimit({
@@ -66,6 +68,7 @@ export function createApp() {
       { name: "Users", description: "Accounts and profiles" },
       { name: "Auth", description: "Sign-in and sessions" },
       { name: "Health", description: "Liveness and readiness" },
+      { name: "Reference", description: "What problem types mean" },
     ],
   });
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edge-users API" }));
@@ -80,14 +83,16 @@ export function createApp() {
   app.onError((error, c) => {
     const problem = toAppError(error);
     if (problem.status >= 500) {
+      // A 5xx we raised on purpose (e.g. /ready's 503) is news, not a crash: no stack for it.
+      const unexpected = problem !== error;
       const cause = problem.cause ?? error;
-      log("error", "request failed", {
+      log(unexpected ? "error" : "warn", "request failed", {
         requestId: c.get("requestId"),
         method: c.req.method,
         path: c.req.path,
         status: problem.status,
         error: rootCauseMessage(cause),
-        stack: cause instanceof Error ? cause.stack : undefined,
+        stack: unexpected && cause instanceof Error ? cause.stack : undefined,
       });
     }
     return problemResponse(c, problem);
@@ -104,7 +109,7 @@ function methodIndex(routes: readonly { method: string; path: string }[]) {
       .filter((route) => route.method !== "ALL")
       .map((route) => ({
         method: route.method,
-        pattern: new RegExp(`^${route.path.replace(/\/:[^/]+/g, "/[^/]+").replace(/\/$/, "")}/?$`),
+        pattern: new RegExp(`^${route.path.replace(/\/:[^/]+/g, "/[^/]+")}$`),
       }));
     const methods = new Set(table.filter((route) => route.pattern.test(path)).map((route) => route.method));
     if (methods.has("GET")) methods.add("HEAD");

@@ -88,7 +88,7 @@ describe("GET /api/users/:id views", () => {
     expect(body.id).toBe(owner.id);
   });
 
-  it("a member cannot see another user's email through any route", async () => {
+  it("a member sees no other user's email, neither in a profile nor in the (forbidden) list", async () => {
     const target = await seedUser();
     const { token } = await signedIn("member");
     const responses = await Promise.all([

@@ -4,12 +4,13 @@ import { expect } from "vitest";
 import { app } from "../src/app";
 import { createSessionsRepository } from "../src/auth/sessions.repository";
 import { createD1Database } from "../src/db/d1";
-import type { Role, UserStatus } from "../src/db/schema";
 import type { Bindings } from "../src/env";
 import { newId } from "../src/lib/ids";
 import { createPasswordHasher } from "../src/lib/password";
 import { generateSessionToken, hashSessionToken } from "../src/lib/tokens";
-import { createUsersRepository, type User } from "../src/users/users.repository";
+import type { Role, User, UserStatus } from "../src/users/users.model";
+import { newUserRow } from "../src/users/users.model";
+import { createUsersRepository } from "../src/users/users.repository";
 
 export const BASE = "http://edge-users.test";
 export const PASSWORD = "correct horse battery staple";
@@ -75,17 +76,14 @@ export async function seedUser(options: { role?: Role; status?: UserStatus; crea
   passwordHash ??= hasher.hash(PASSWORD);
   const suffix = unique();
   const createdAt = options.createdAt ?? new Date();
-  return usersRepository.insert({
-    id: newId(),
+  const user = {
     email: `seed_${suffix}@example.com`,
     username: `seed_${suffix}`,
     name: options.name ?? "Seeded User",
-    role: options.role ?? "member",
-    status: options.status ?? "active",
-    passwordHash: await passwordHash,
-    createdAt,
-    updatedAt: createdAt,
-  });
+    role: options.role,
+    status: options.status,
+  };
+  return usersRepository.insert(newUserRow(user, await passwordHash, createdAt));
 }
 
 /** A session for the user, as login would make it; returns the bearer token. */

@@ -35,6 +35,11 @@ describe("errors as RFC 9457 problem+json", () => {
     expect(body.instance).toBe("/api/nothing-here");
   });
 
+  it("a known path with a trailing slash is a different resource → 404, not 405", async () => {
+    await expectProblem(await api("GET", "/health/"), 404, "/problems/not-found");
+    await expectProblem(await api("GET", "/api/users/"), 404, "/problems/not-found");
+  });
+
   it("wrong method → 405 with Allow", async () => {
     const res = await api("PUT", "/api/users/some-id", { body: {} });
     await expectProblem(res, 405, "/problems/method-not-allowed");
@@ -57,6 +62,17 @@ describe("errors as RFC 9457 problem+json", () => {
       "/problems/unsupported-media-type",
     );
     expect(await snapshot()).toEqual(before);
+  });
+
+  it("a non-JSON body → 415 even on routes that take no body", async () => {
+    const { token } = await signedIn("member");
+    const res = await api("POST", "/api/auth/logout", {
+      token,
+      body: "bye",
+      headers: { "Content-Type": "text/plain" },
+    });
+    await expectProblem(res, 415, "/problems/unsupported-media-type");
+    expect((await api("GET", "/api/auth/me", { token })).status).toBe(200);
   });
 
   it("a JSON body with a charset parameter is accepted", async () => {

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createPasswordHasher, PBKDF2_MAX_ITERATIONS } from "../src/lib/password";
-import { api, PASSWORD, seedUser, userRow, usersRepository } from "./helpers";
+import { api, apiWith, newUserBody, PASSWORD, seedUser, userRow, usersRepository } from "./helpers";
 
 describe("password hasher (PBKDF2-SHA-256, WebCrypto)", () => {
   const hasher = createPasswordHasher();
@@ -60,6 +60,28 @@ describe("password hasher (PBKDF2-SHA-256, WebCrypto)", () => {
       needsRehash: false,
     });
     expect(await hasher.hash(PASSWORD)).toContain(`$i=${PBKDF2_MAX_ITERATIONS},`);
+  });
+});
+
+describe("PASSWORD_PEPPER through the Worker", () => {
+  it("new hashes are peppered, and the user signs in with the same pepper", async () => {
+    const withPepper = { PASSWORD_PEPPER: "a-pepper-of-at-least-16-chars" };
+    const body = newUserBody();
+    const created = await apiWith(withPepper, "POST", "/api/users", { body });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    expect((await userRow(id))?.password_hash).toMatch(/^\$pbkdf2-sha256\$i=100000,p=1\$/);
+    const login = { body: { email: body.email, password: body.password } };
+    expect((await apiWith(withPepper, "POST", "/api/auth/login", login)).status).toBe(200);
+    expect(
+      (await apiWith({ PASSWORD_PEPPER: "a-different-pepper-16+" }, "POST", "/api/auth/login", login)).status,
+    ).toBe(401);
+  });
+
+  it("a pepper shorter than 16 characters is a configuration error (500), never used", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await apiWith({ PASSWORD_PEPPER: "short" }, "POST", "/api/users", { body: newUserBody() });
+    expect(res.status).toBe(500);
   });
 });
 

@@ -1,7 +1,10 @@
 import { env } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
+import { createSessionsRepository } from "../src/auth/sessions.repository";
 import { ConflictError } from "../src/lib/errors";
 import { newId } from "../src/lib/ids";
+import { createUsersRepository, type UsersRepository } from "../src/users/users.repository";
 import { seedSession, seedUser, sessionCount, sessionsRepository, unique, userRow, usersRepository } from "./helpers";
 
 describe("users repository (D1)", () => {
@@ -33,7 +36,7 @@ describe("users repository (D1)", () => {
       updatedAt: now,
     });
     await expect(attempt).rejects.toBeInstanceOf(ConflictError);
-    await expect(attempt).rejects.toMatchObject({ errors: [{ path: "email" }] });
+    await expect(attempt).rejects.toMatchObject({ detail: "A user with this email already exists." });
   });
 
   it("update changes only the target row", async () => {
@@ -53,7 +56,7 @@ describe("users repository (D1)", () => {
     });
   });
 
-  it("revokeSessions removes the user's sessions except the kept one, and only when the update lands", async () => {
+  it("revokeSessions, when the update lands, removes the user's sessions except the kept one", async () => {
     const user = await seedUser();
     const kept = await seedSession(user);
     await seedSession(user);
@@ -119,15 +122,41 @@ describe("users repository (D1)", () => {
     expect(await usersRepository.list({ q: name, role: "admin", status: "disabled", limit: 10 })).toEqual([]);
   });
 
-  it("the list query is served by an index (no full-table sort)", async () => {
-    const plan = await env.DB.prepare(
-      "explain query plan select id from users where created_at < ? order by created_at desc, id desc limit 21",
-    )
-      .bind(Date.now())
-      .all<{ detail: string }>();
-    const details = plan.results.map((row) => row.detail).join("\n");
-    expect(details).toMatch(/users_created_at_id_idx/);
-    expect(details).not.toMatch(/TEMP B-TREE/);
+  /** The plans SQLite chooses for the statements the repository really sends (captured by a logger). */
+  async function plansOf(run: (repository: UsersRepository) => Promise<unknown>): Promise<string[]> {
+    const queries: { sql: string; params: unknown[] }[] = [];
+    const logged = drizzle(env.DB, { logger: { logQuery: (sql, params) => queries.push({ sql, params }) } });
+    await run(createUsersRepository(logged));
+    return Promise.all(
+      queries.map(async ({ sql, params }) => {
+        const plan = await env.DB.prepare(`explain query plan ${sql}`)
+          .bind(...params)
+          .all<{ detail: string }>();
+        return plan.results.map((row) => row.detail).join("; ");
+      }),
+    );
+  }
+
+  it("the newest-first page after a cursor walks an index, with no sort step", async () => {
+    const [plan] = await plansOf((repository) =>
+      repository.list({ limit: 21, after: { createdAt: new Date(), id: "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" } }),
+    );
+    expect(plan).toMatch(/users_created_at_id_idx/);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("the role filter is served by the role/status index", async () => {
+    const [plan] = await plansOf((repository) => repository.list({ limit: 21, role: "admin", status: "active" }));
+    expect(plan).toMatch(/users_role_status_created_at_idx/);
+  });
+
+  it("lookups by id and by email are index searches", async () => {
+    const plans = await plansOf(async (repository) => {
+      await repository.findById("x");
+      await repository.findCredentialsByEmail("x@example.com");
+    });
+    expect(plans[0]).toMatch(/SEARCH users USING INDEX sqlite_autoindex_users_1/);
+    expect(plans[1]).toMatch(/SEARCH users USING INDEX users_email_unique/);
   });
 });
 
@@ -169,10 +198,16 @@ describe("sessions repository (D1)", () => {
     expect(await sessionCount(user.id)).toBe(1);
   });
 
-  it("the token hash lookup uses its unique index", async () => {
-    const plan = await env.DB.prepare("explain query plan select * from sessions where token_hash = ?")
-      .bind("x")
+  it("the session lookup (join with its user) searches by the token hash index", async () => {
+    const queries: { sql: string; params: unknown[] }[] = [];
+    const logged = drizzle(env.DB, { logger: { logQuery: (sql, params) => queries.push({ sql, params }) } });
+    await createSessionsRepository(logged).findActiveByTokenHash("x", new Date());
+    const [query] = queries;
+    const plan = await env.DB.prepare(`explain query plan ${query?.sql}`)
+      .bind(...(query?.params ?? []))
       .all<{ detail: string }>();
-    expect(plan.results.map((row) => row.detail).join("\n")).toMatch(/sessions_token_hash_unique/);
+    const details = plan.results.map((row) => row.detail).join("; ");
+    expect(details).toMatch(/SEARCH sessions USING INDEX sessions_token_hash_unique/);
+    expect(details).toMatch(/SEARCH users USING INDEX sqlite_autoindex_users_1/);
   });
 });

@@ -20,8 +20,9 @@ describe("GET /api/users/:id", () => {
   it("to another member → 200 public profile only", async () => {
     const user = await seedUser();
     const { token } = await signedIn("member");
-    const body = await (await api("GET", `/api/users/${user.id}`, { token })).json();
-    expect(Object.keys(body as object).sort()).toEqual(["createdAt", "id", "name", "username"]);
+    const res = await api("GET", `/api/users/${user.id}`, { token });
+    expect(res.status).toBe(200);
+    expect(Object.keys((await res.json()) as object).sort()).toEqual(["createdAt", "id", "name", "username"]);
   });
 
   it("to its owner → 200 full user", async () => {
@@ -45,8 +46,9 @@ describe("GET /api/users/:id", () => {
     );
   });
 
-  it("an id that cannot exist → 404 problem", async () => {
+  it("an id that cannot exist, of any length → 404 problem", async () => {
     await expectProblem(await api("GET", "/api/users/not-an-id"), 404, "/problems/not-found");
+    await expectProblem(await api("GET", `/api/users/${"x".repeat(500)}`), 404, "/problems/not-found");
   });
 });
 

@@ -1,4 +1,4 @@
-import type { User } from "../users/users.repository";
+import type { User } from "../users/users.model";
 
 /** Who is making a request: the session's user as loaded with the session, in the same query. */
 export type Actor = {

@@ -1,9 +1,11 @@
+import { isForeignKeyViolation } from "../db/errors";
 import type { AppConfig } from "../env";
 import { UnauthorizedError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
 import { generateSessionToken, hashSessionToken, isWellFormedToken } from "../lib/tokens";
-import type { User, UsersRepository } from "../users/users.repository";
+import type { User } from "../users/users.model";
+import type { UsersRepository } from "../users/users.repository";
 import type { Actor } from "./actor";
 import type { SessionsRepository } from "./sessions.repository";
 
@@ -49,13 +51,19 @@ export function createAuthService({
       const token = generateSessionToken();
       const createdAt = now();
       const expiresAt = new Date(createdAt.getTime() + config.sessionTtlSeconds * 1000);
-      await sessions.insert({
-        id: newId(),
-        userId: credentials.user.id,
-        tokenHash: await hashSessionToken(token),
-        createdAt,
-        expiresAt,
-      });
+      try {
+        await sessions.insert({
+          id: newId(),
+          userId: credentials.user.id,
+          tokenHash: await hashSessionToken(token),
+          createdAt,
+          expiresAt,
+        });
+      } catch (error) {
+        // The user was deleted between the password check and now: as if it never existed.
+        if (isForeignKeyViolation(error)) throw new UnauthorizedError(BAD_CREDENTIALS);
+        throw error;
+      }
       return { token, expiresAt, user: credentials.user };
     },
 

@@ -1,7 +1,8 @@
 import { and, eq, gt, lte } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type SessionRow, sessions, users } from "../db/schema";
-import { type User, userColumns } from "../users/users.repository";
+import type { User } from "../users/users.model";
+import { userColumns } from "../users/users.repository";
 
 export type ActiveSession = { id: string; expiresAt: Date; user: User };
 

@@ -10,18 +10,27 @@ function* messages(error: unknown): Generator<string> {
   }
 }
 
-const UNIQUE_VIOLATION = /UNIQUE constraint failed: (\w+)\.(\w+)/;
+/** The column (e.g. `email`) a "UNIQUE constraint failed: users.email" message names, or null. */
+export function uniqueViolationIn(message: string): string | null {
+  return /UNIQUE constraint failed: \w+\.(\w+)/.exec(message)?.[1] ?? null;
+}
 
-/** The column (e.g. `email`) whose unique index a write violated, or null for any other error. */
+/** The column whose unique index a write violated, or null for any other error. */
 export function uniqueViolationColumn(error: unknown): string | null {
   for (const message of messages(error)) {
-    const match = UNIQUE_VIOLATION.exec(message);
-    if (match) return match[2] ?? null;
+    const column = uniqueViolationIn(message);
+    if (column) return column;
   }
   return null;
 }
 
-const OUR_BUG = /SQLITE_CONSTRAINT|SQLITE_ERROR|SQLITE_MISMATCH|SQLITE_RANGE|no such (table|column)|syntax error/;
+/** True when a write referenced a row that no longer exists (e.g. a session for a deleted user). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return [...messages(error)].some((message) => message.includes("FOREIGN KEY constraint failed"));
+}
+
+const OUR_BUG =
+  /SQLITE_CONSTRAINT|SQLITE_ERROR|SQLITE_MISMATCH|SQLITE_RANGE|SQLITE_TOOBIG|no such (table|column)|syntax error|too big/;
 
 /**
  * True when a database call failed for reasons outside our code (network, overload, timeout,

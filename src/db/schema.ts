@@ -1,11 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-
-export const roles = ["admin", "member"] as const;
-export const statuses = ["active", "disabled"] as const;
-
-export type Role = (typeof roles)[number];
-export type UserStatus = (typeof statuses)[number];
+import { roles, statuses } from "../users/users.model";
 
 export const users = sqliteTable(
   "users",
@@ -52,8 +47,6 @@ export const sessions = sqliteTable(
     index("sessions_expires_at_idx").on(table.expiresAt),
   ],
 );
-
-export const schema = { users, sessions };
 
 export type UserRow = typeof users.$inferSelect;
 export type NewUserRow = typeof users.$inferInsert;

@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { problemKinds, ServiceUnavailableError } from "../lib/errors";
 import { jsonResponse, ProblemSchema } from "../lib/openapi";
-import { problemResponse } from "../lib/problem";
 import { createRouter } from "../lib/router";
 
 const tags = ["Health"];
@@ -46,6 +45,5 @@ export const healthRouter = createRouter()
     const failed = Object.entries(checks)
       .filter(([, check]) => check.status === "failed")
       .map(([name]) => name);
-    const error = new ServiceUnavailableError(`Not ready: ${failed.join(", ")} check failed.`, 10);
-    return problemResponse(c, error, { checks }) as never;
+    throw new ServiceUnavailableError(`Not ready: ${failed.join(", ")} check failed.`, 10, { extensions: { checks } });
   });

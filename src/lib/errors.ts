@@ -60,18 +60,6 @@ export const problemKinds = {
     "Unprocessable",
     "The request is well-formed but cannot be processed, e.g. a wrong current password.",
   ),
-  preconditionRequired: kind(
-    "precondition-required",
-    428,
-    "Precondition required",
-    "This request must carry `If-Match`.",
-  ),
-  rateLimited: kind(
-    "rate-limited",
-    429,
-    "Too many requests",
-    "Slow down; retry after the number of seconds in `Retry-After`.",
-  ),
   internal: kind(
     "internal",
     500,
@@ -86,24 +74,30 @@ export const problemKinds = {
   ),
 } as const satisfies Record<string, ProblemKind>;
 
+export type AppErrorOptions = {
+  errors?: FieldError[] | undefined;
+  headers?: Record<string, string>;
+  extensions?: Record<string, unknown>;
+  cause?: unknown;
+};
+
 export class AppError extends Error {
   readonly kind: ProblemKind;
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   /** Extra response headers that belong to this problem (Allow, Retry-After, WWW-Authenticate). */
   readonly headers: Record<string, string>;
+  /** Extra members of the problem body (RFC 9457 §3.2), e.g. the failing checks of /ready. */
+  readonly extensions: Record<string, unknown>;
 
-  constructor(
-    problem: ProblemKind,
-    detail?: string,
-    options: { errors?: FieldError[]; headers?: Record<string, string>; cause?: unknown } = {},
-  ) {
+  constructor(problem: ProblemKind, detail?: string, options: AppErrorOptions = {}) {
     super(detail ?? problem.title, { cause: options.cause });
     this.name = new.target.name;
     this.kind = problem;
     this.detail = detail;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.extensions = options.extensions ?? {};
   }
 
   get status(): number {
@@ -151,8 +145,8 @@ export class MethodNotAllowedError extends AppError {
 }
 
 export class ConflictError extends AppError {
-  constructor(detail: string, errors?: FieldError[]) {
-    super(problemKinds.conflict, detail, { errors });
+  constructor(detail: string) {
+    super(problemKinds.conflict, detail);
   }
 }
 
@@ -175,13 +169,17 @@ export class UnsupportedMediaTypeError extends AppError {
 }
 
 export class UnprocessableError extends AppError {
-  constructor(detail: string, errors?: FieldError[]) {
-    super(problemKinds.unprocessable, detail, { errors });
+  constructor(detail: string) {
+    super(problemKinds.unprocessable, detail);
   }
 }
 
 export class ServiceUnavailableError extends AppError {
-  constructor(detail = "A dependency is unavailable. Try again shortly.", retryAfterSeconds = 5, cause?: unknown) {
-    super(problemKinds.unavailable, detail, { headers: { "Retry-After": String(retryAfterSeconds) }, cause });
+  constructor(
+    detail = "A dependency is unavailable. Try again shortly.",
+    retryAfterSeconds = 5,
+    options: Pick<AppErrorOptions, "cause" | "extensions"> = {},
+  ) {
+    super(problemKinds.unavailable, detail, { ...options, headers: { "Retry-After": String(retryAfterSeconds) } });
   }
 }

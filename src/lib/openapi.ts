@@ -19,10 +19,10 @@ for (const kind of Object.values(problemKinds)) {
   byStatus.set(kind.status, known ? `${known} Or: ${kind.description}` : kind.description);
 }
 
-/** OpenAPI response entries for the problem statuses a route can answer with. */
+/** OpenAPI response entries for the problem statuses a route can answer with (plus 500 and 503). */
 export function problemResponses(...statuses: number[]) {
   return Object.fromEntries(
-    [...statuses, 500].map((status) => [
+    [...statuses, 500, 503].map((status) => [
       status,
       {
         description: byStatus.get(status) ?? "Error",

@@ -28,7 +28,7 @@ export type ProblemBody = {
 };
 
 /** Renders an AppError as RFC 9457 problem+json, with the request id and the error's own headers. */
-export function problemResponse(c: Context, error: AppError, extensions: Record<string, unknown> = {}): Response {
+export function problemResponse(c: Context, error: AppError): Response {
   const body: ProblemBody = {
     type: error.kind.type,
     title: error.kind.title,
@@ -37,7 +37,7 @@ export function problemResponse(c: Context, error: AppError, extensions: Record<
     instance: c.req.path,
     requestId: c.get("requestId") ?? "",
     ...(error.errors ? { errors: error.errors } : {}),
-    ...extensions,
+    ...error.extensions,
   };
   return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, {
     ...error.headers,
@@ -58,7 +58,7 @@ export function toAppError(error: unknown): AppError {
     if (error.status === 415) return new UnsupportedMediaTypeError();
   }
   if (isDatabaseUnavailable(error))
-    return new ServiceUnavailableError("The database is unavailable. Try again shortly.", 5, error);
+    return new ServiceUnavailableError("The database is unavailable. Try again shortly.", 5, { cause: error });
   return new AppError(problemKinds.internal, "An unexpected error occurred.", { cause: error });
 }
 

@@ -1,11 +1,11 @@
 import { and, desc, eq, getTableColumns, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { uniqueViolationColumn } from "../db/errors";
-import { type NewUserRow, type Role, sessions, type UserRow, type UserStatus, users } from "../db/schema";
+import { type NewUserRow, sessions, type UserRow, users } from "../db/schema";
 import { ConflictError } from "../lib/errors";
 
-/** A user as the application sees it: the row without its password hash. */
-export type User = Omit<UserRow, "passwordHash">;
+import type { Role, User, UserStatus } from "./users.model";
+
 export type UserCredentials = { user: User; passwordHash: string };
 
 export type ListCursor = { createdAt: Date; id: string };
@@ -52,7 +52,9 @@ const { passwordHash: _passwordHash, ...columnsWithoutHash } = getTableColumns(u
 export const userColumns = columnsWithoutHash;
 
 /** True for an active admin that is not the only one: the condition every admin-removing write carries. */
-// Parenthesised as a whole: drizzle's and() does not wrap raw SQL, and a bare OR would widen the WHERE.
+// The last-admin rule is enforced inside the writing statement because a separate count would race
+// with a concurrent demotion. Parenthesised as a whole: drizzle's and() does not wrap raw SQL, and a
+// bare OR would widen the WHERE.
 const notLastActiveAdmin = sql`(not (${users.role} = 'admin' and ${users.status} = 'active')
   or (select count(*) from ${users} where ${users.role} = 'admin' and ${users.status} = 'active') > 1)`;
 
@@ -160,13 +162,14 @@ export function createUsersRepository(db: Db): UsersRepository {
   };
 }
 
+/**
+ * The unique indexes are the only race-free duplicate check, so the violation itself is what
+ * becomes the 409: two concurrent sign-ups with one email cannot both pass a SELECT-then-INSERT.
+ */
 function toConflict(error: unknown): unknown {
   const column = uniqueViolationColumn(error);
-  if (column === "email" || column === "username") {
-    return new ConflictError(`A user with this ${column} already exists.`, [
-      { path: column, message: `This ${column} is already taken` },
-    ]);
-  }
+  if (column === "email" || column === "username")
+    return new ConflictError(`A user with this ${column} already exists.`);
   return error;
 }
 

@@ -8,9 +8,10 @@ import {
   UnprocessableError,
   ValidationError,
 } from "../lib/errors";
-import { ID_PATTERN, newId } from "../lib/ids";
+import { ID_PATTERN } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
-import type { User, UserChanges, UserListFilter, UsersRepository } from "./users.repository";
+import { newUserRow, USER_NOT_FOUND, type User } from "./users.model";
+import type { UserChanges, UserListFilter, UsersRepository } from "./users.repository";
 import type { CreateUserInput, UpdateUserInput } from "./users.schemas";
 
 export type UserReadResult = { user: User; view: "full" | "public" };
@@ -47,23 +48,12 @@ export function createUsersService({ users, hasher, config, now = () => new Date
       if ((input.role !== undefined || input.status !== undefined) && !isAdmin(actor)) {
         throw new ForbiddenError("Only admins may set role or status.");
       }
-      const timestamp = now();
-      return users.insert({
-        id: newId(),
-        email: input.email,
-        username: input.username,
-        name: input.name,
-        role: input.role ?? "member",
-        status: input.status ?? "active",
-        passwordHash: await hasher.hash(input.password),
-        createdAt: timestamp,
-        updatedAt: timestamp,
-      });
+      return users.insert(newUserRow(input, await hasher.hash(input.password), now()));
     },
 
     async get(actor, id) {
       const user = ID_PATTERN.test(id) ? await users.findById(id) : null;
-      if (!user) throw new NotFoundError("No user with this id.");
+      if (!user) throw new NotFoundError(USER_NOT_FOUND);
       return { user, view: isSelf(actor, id) || isAdmin(actor) ? "full" : "public" };
     },
 
@@ -93,7 +83,7 @@ export function createUsersService({ users, hasher, config, now = () => new Date
             ? { exceptSessionId: ownPassword ? actor.sessionId : undefined }
             : undefined,
       });
-      if (result.outcome === "not_found") throw new NotFoundError("No user with this id.");
+      if (result.outcome === "not_found") throw new NotFoundError(USER_NOT_FOUND);
       if (result.outcome === "last_admin") throw new ConflictError(LAST_ADMIN);
       return result.user;
     },
@@ -101,7 +91,7 @@ export function createUsersService({ users, hasher, config, now = () => new Date
     async delete(actor, id) {
       requireOwnerOrAdmin(actor, id);
       const outcome = await users.deleteUnlessLastActiveAdmin(id);
-      if (outcome === "not_found") throw new NotFoundError("No user with this id.");
+      if (outcome === "not_found") throw new NotFoundError(USER_NOT_FOUND);
       if (outcome === "last_admin") throw new ConflictError(LAST_ADMIN);
     },
   };
@@ -113,9 +103,7 @@ export function createUsersService({ users, hasher, config, now = () => new Date
     const credentials = await users.findCredentialsById(id);
     const { valid } = await hasher.verify(currentPassword, credentials?.passwordHash ?? null);
     if (!valid) {
-      throw new UnprocessableError("The current password is wrong.", [
-        { path: "currentPassword", message: "Does not match" },
-      ]);
+      throw new UnprocessableError("The current password (currentPassword) is wrong.");
     }
   }
 }

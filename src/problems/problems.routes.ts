@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { NotFoundError, problemKinds } from "./lib/errors";
-import { jsonResponse, problemResponses } from "./lib/openapi";
-import { createRouter } from "./lib/router";
+import { NotFoundError, problemKinds } from "../lib/errors";
+import { jsonResponse, problemResponses } from "../lib/openapi";
+import { createRouter } from "../lib/router";
 
 const ProblemKindSchema = z
   .object({ type: z.string(), title: z.string(), status: z.number().int(), description: z.string() })
@@ -10,7 +10,7 @@ const ProblemKindSchema = z
 const describeProblem = createRoute({
   method: "get",
   path: "/{name}",
-  tags: ["Health"],
+  tags: ["Reference"],
   summary: "Describe a problem type",
   description: "Makes each problem `type` URI resolvable to what it means.",
   request: {
