@@ -51,7 +51,7 @@ describe("users repository (D1)", () => {
   });
 
   it("update of a missing id → not_found", async () => {
-    expect(await usersRepository.update(newId(), { name: "x", updatedAt: new Date() })).toEqual({
+    expect(await usersRepository.update(newId(), { name: "x", updatedAt: new Date() })).toMatchObject({
       outcome: "not_found",
     });
   });
@@ -81,7 +81,7 @@ describe("users repository (D1)", () => {
       { status: "disabled", updatedAt: new Date() },
       { keepAnActiveAdmin: true, revokeSessions: {} },
     );
-    expect(result).toEqual({ outcome: "last_admin" });
+    expect(result).toMatchObject({ outcome: "last_admin" });
     expect((await userRow(admin.id))?.status).toBe("active");
     expect(await sessionCount(admin.id)).toBe(1);
   });
@@ -89,13 +89,13 @@ describe("users repository (D1)", () => {
   it("deleteUnlessLastActiveAdmin: deleted / not_found / last_admin; sessions cascade", async () => {
     const member = await seedUser();
     await seedSession(member);
-    expect(await usersRepository.deleteUnlessLastActiveAdmin(member.id)).toBe("deleted");
+    expect(await usersRepository.deleteUnlessLastActiveAdmin(member.id)).toMatchObject({ outcome: "deleted" });
     expect(await sessionCount(member.id)).toBe(0);
-    expect(await usersRepository.deleteUnlessLastActiveAdmin(member.id)).toBe("not_found");
+    expect(await usersRepository.deleteUnlessLastActiveAdmin(member.id)).toMatchObject({ outcome: "not_found" });
 
     await env.DB.prepare("update users set status = 'disabled' where role = 'admin'").run();
     const admin = await seedUser({ role: "admin" });
-    expect(await usersRepository.deleteUnlessLastActiveAdmin(admin.id)).toBe("last_admin");
+    expect(await usersRepository.deleteUnlessLastActiveAdmin(admin.id)).toMatchObject({ outcome: "last_admin" });
     expect(await userRow(admin.id)).not.toBeNull();
   });
 

@@ -68,14 +68,15 @@ export function createAuthService({
     },
 
     async logout(actor) {
-      await sessions.deleteById(actor.sessionId);
+      await sessions.revoke({ id: actor.sessionId, tokenHash: actor.tokenHash });
     },
 
     async authenticate(token) {
       if (!isWellFormedToken(token)) throw new UnauthorizedError("The bearer token is malformed.", "invalid_token");
-      const session = await sessions.findActiveByTokenHash(await hashSessionToken(token), now());
+      const tokenHash = await hashSessionToken(token);
+      const session = await sessions.findActiveByTokenHash(tokenHash, now());
       if (!session) throw new UnauthorizedError("The bearer token is invalid, expired or revoked.", "invalid_token");
-      return { sessionId: session.id, user: session.user };
+      return { sessionId: session.id, tokenHash, user: session.user };
     },
 
     pruneExpiredSessions() {

@@ -1,6 +1,7 @@
 import { and, eq, gt, lte } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type SessionRow, sessions, users } from "../db/schema";
+import { recordStaleSessions } from "../db/stale-purges";
 import type { User } from "../users/users.model";
 import { userColumns } from "../users/users.repository";
 
@@ -10,12 +11,16 @@ export type SessionsRepository = {
   insert(session: SessionRow): Promise<void>;
   /** One indexed query: the unexpired session with this token hash and its active user. */
   findActiveByTokenHash(tokenHash: string, now: Date): Promise<ActiveSession | null>;
-  deleteById(id: string): Promise<void>;
+  /** Deletes one session; returns the cache keys recorded as stale (if the repository records them). */
+  revoke(session: { id: string; tokenHash: string }): Promise<{ staleKeys: string[] }>;
   /** Removes sessions that expired at or before `now`; returns how many. */
   deleteExpired(now: Date): Promise<number>;
 };
 
-export function createSessionsRepository(db: Db): SessionsRepository {
+export function createSessionsRepository(
+  db: Db,
+  { recordStale = false }: { recordStale?: boolean } = {},
+): SessionsRepository {
   return {
     async insert(session) {
       await db.insert(sessions).values(session).run();
@@ -31,8 +36,15 @@ export function createSessionsRepository(db: Db): SessionsRepository {
       return row ?? null;
     },
 
-    async deleteById(id) {
-      await db.delete(sessions).where(eq(sessions.id, id)).run();
+    async revoke({ id, tokenHash }) {
+      const remove = db.delete(sessions).where(eq(sessions.id, id));
+      if (!recordStale) {
+        await remove.run();
+        return { staleKeys: [] };
+      }
+      const where = and(eq(sessions.id, id), eq(sessions.tokenHash, tokenHash));
+      const [recorded] = await db.batch([recordStaleSessions(db, where, new Date()), remove]);
+      return { staleKeys: recorded.map((row) => row.key) };
     },
 
     async deleteExpired(now) {

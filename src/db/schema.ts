@@ -16,6 +16,8 @@ export const users = sqliteTable(
     passwordHash: text("password_hash").notNull(),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    // Bumped by every change to the user; the source of ETags and of cache entry versions.
+    version: integer("version").notNull().default(1),
   },
   (table) => [
     uniqueIndex("users_email_unique").on(table.email),
@@ -46,6 +48,21 @@ export const sessions = sqliteTable(
     index("sessions_user_id_idx").on(table.userId),
     index("sessions_expires_at_idx").on(table.expiresAt),
   ],
+);
+
+/**
+ * Cached entries made stale by a write, recorded in the same D1 batch as the write itself, so
+ * the purge is never lost: the Worker purges them right after the write and again a moment later,
+ * and a cron purges whatever is left (KV down, Worker evicted). A transactional outbox.
+ */
+export const stalePurges = sqliteTable(
+  "stale_purges",
+  {
+    // A cache key, e.g. `user:<id>` or `session:<token hash>`.
+    key: text("key").primaryKey(),
+    recordedAt: integer("recorded_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [index("stale_purges_recorded_at_idx").on(table.recordedAt)],
 );
 
 export type UserRow = typeof users.$inferSelect;

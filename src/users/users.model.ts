@@ -17,6 +17,8 @@ export type User = {
   status: UserStatus;
   createdAt: Date;
   updatedAt: Date;
+  /** Starts at 1, bumped by every change: ETags and cache entries are derived from it. */
+  version: number;
 };
 
 export type NewUser = Pick<User, "email" | "username" | "name"> & Partial<Pick<User, "role" | "status">>;
@@ -35,5 +37,6 @@ export function newUserRow(user: NewUser, passwordHash: string, at: Date): NewUs
     passwordHash,
     createdAt: at,
     updatedAt: at,
+    version: 1,
   };
 }

@@ -1,9 +1,10 @@
-import { and, desc, eq, getTableColumns, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, exists, getTableColumns, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { uniqueViolationColumn } from "../db/errors";
 import { type NewUserRow, sessions, type UserRow, users } from "../db/schema";
+import { recordStaleSessions, recordStaleUser } from "../db/stale-purges";
 import { ConflictError } from "../lib/errors";
-
 import type { Role, User, UserStatus } from "./users.model";
 
 export type UserCredentials = { user: User; passwordHash: string };
@@ -27,24 +28,43 @@ export type UpdateOptions = {
   keepAnActiveAdmin?: boolean;
   /** Sessions of the user to delete in the same atomic batch, if the update lands. */
   revokeSessions?: { exceptSessionId?: string | undefined };
+  /** Only write if the row is still at one of these versions (If-Match); else outcome `stale`. */
+  expectedVersions?: number[] | undefined;
 };
 
-export type UpdateOutcome = { outcome: "updated"; user: User } | { outcome: "not_found" } | { outcome: "last_admin" };
-export type DeleteOutcome = "deleted" | "not_found" | "last_admin";
+export type DeleteOptions = Pick<UpdateOptions, "expectedVersions">;
+
+/** Cache keys the write recorded as stale (empty unless the repository records them). */
+type Recorded = { staleKeys: string[] };
+
+export type UpdateOutcome = Recorded &
+  ({ outcome: "updated"; user: User } | { outcome: "not_found" | "last_admin" | "stale" });
+export type DeleteOutcome = Recorded & { outcome: "deleted" | "not_found" | "last_admin" | "stale" };
 
 export type UsersRepository = {
-  findById(id: string): Promise<User | null>;
+  /**
+   * `allowStale`: the caller accepts a copy up to a few seconds old (public profiles). Without it a
+   * read sees every write already made in this location (owner and admin views, authentication).
+   * Only cache decorators look at it.
+   */
+  findById(id: string, options?: { allowStale?: boolean }): Promise<User | null>;
   findCredentialsById(id: string): Promise<UserCredentials | null>;
   findCredentialsByEmail(email: string): Promise<UserCredentials | null>;
   /** Newest first, keyset-paginated on (createdAt, id). */
   list(filter: UserListFilter): Promise<User[]>;
   /** Throws ConflictError when the email or username is taken. */
   insert(row: NewUserRow): Promise<User>;
+  /** Applies the changes and bumps the version, atomically with the session revocation asked for. */
   update(id: string, changes: UserChanges, options?: UpdateOptions): Promise<UpdateOutcome>;
   /** Deletes the user (sessions go with it by cascade), unless it is the last active admin. */
-  deleteUnlessLastActiveAdmin(id: string): Promise<DeleteOutcome>;
+  deleteUnlessLastActiveAdmin(id: string, options?: DeleteOptions): Promise<DeleteOutcome>;
   /** Replaces the password hash only if it is still `expected` (a re-hash racing a password change loses). */
   replacePasswordHash(id: string, expected: string, replacement: string): Promise<void>;
+};
+
+export type UsersRepositoryOptions = {
+  /** Record the cache keys each write makes stale, in the write's own batch (see db/stale-purges.ts). */
+  recordStale?: boolean;
 };
 
 /** Every user column except the password hash: what reads select unless they need credentials. */
@@ -58,12 +78,34 @@ export const userColumns = columnsWithoutHash;
 const notLastActiveAdmin = sql`(not (${users.role} = 'admin' and ${users.status} = 'active')
   or (select count(*) from ${users} where ${users.role} = 'admin' and ${users.status} = 'active') > 1)`;
 
-export function createUsersRepository(db: Db): UsersRepository {
+export function createUsersRepository(db: Db, { recordStale = false }: UsersRepositoryOptions = {}): UsersRepository {
   async function findCredentials(where: SQL): Promise<UserCredentials | null> {
     const row = await db.select().from(users).where(where).get();
     if (!row) return null;
     const { passwordHash, ...user } = row;
     return { user, passwordHash };
+  }
+
+  /** Why a write changed nothing: the row is gone, at another version, or the last active admin. */
+  async function refusal(id: string, expectedVersions: number[] | undefined) {
+    const row = await db.select({ version: users.version }).from(users).where(eq(users.id, id)).get();
+    if (!row) return "not_found" as const;
+    if (expectedVersions && !expectedVersions.includes(row.version)) return "stale" as const;
+    return "last_admin" as const;
+  }
+
+  /**
+   * The statements recording what a write to a user makes stale, to run first in its batch: the
+   * user's entry if `target` (the write's own WHERE) matches, and the sessions it will delete.
+   */
+  function staleRecords(target: SQL | undefined, sessionsGoing: SQL | undefined, at: Date): BatchItem<"sqlite">[] {
+    if (!recordStale) return [];
+    const records: BatchItem<"sqlite">[] = [recordStaleUser(db, target, at)];
+    if (sessionsGoing) {
+      const landing = exists(db.select({ id: users.id }).from(users).where(target));
+      records.push(recordStaleSessions(db, and(sessionsGoing, landing), at));
+    }
+    return records;
   }
 
   return {
@@ -111,45 +153,56 @@ export function createUsersRepository(db: Db): UsersRepository {
     },
 
     async update(id, changes, options = {}) {
-      const guard = options.keepAnActiveAdmin ? notLastActiveAdmin : undefined;
+      const { keepAnActiveAdmin, revokeSessions, expectedVersions } = options;
+      const target = and(
+        eq(users.id, id),
+        keepAnActiveAdmin ? notLastActiveAdmin : undefined,
+        expectedVersions ? inArray(users.version, expectedVersions) : undefined,
+      );
       const update = db
         .update(users)
-        .set(changes)
-        .where(and(eq(users.id, id), guard))
+        .set({ ...changes, version: sql`${users.version} + 1` })
+        .where(target)
         .returning(userColumns);
-      let updated: User | undefined;
+      const revoked = revokeSessions
+        ? and(
+            eq(sessions.userId, id),
+            revokeSessions.exceptSessionId ? ne(sessions.id, revokeSessions.exceptSessionId) : undefined,
+          )
+        : undefined;
+      const records = staleRecords(target, revoked, changes.updatedAt);
+      const statements: BatchItem<"sqlite">[] = [...records, update];
+      if (revoked) {
+        // Only revoke if the update landed: the predicate reads the row the update just wrote.
+        const landed = changes.passwordHash
+          ? sql`(select ${users.passwordHash} from ${users} where ${users.id} = ${id}) = ${changes.passwordHash}`
+          : sql`(select ${users.updatedAt} from ${users} where ${users.id} = ${id}) = ${changes.updatedAt.getTime()}`;
+        statements.push(db.delete(sessions).where(and(revoked, landed)));
+      }
+      let results: unknown[];
       try {
-        if (options.revokeSessions) {
-          // Only revoke if the update landed: the predicate reads the row the update just wrote.
-          const landed = changes.passwordHash
-            ? sql`(select ${users.passwordHash} from ${users} where ${users.id} = ${id}) = ${changes.passwordHash}`
-            : sql`(select ${users.updatedAt} from ${users} where ${users.id} = ${id}) = ${changes.updatedAt.getTime()}`;
-          const except = options.revokeSessions.exceptSessionId;
-          const revoke = db
-            .delete(sessions)
-            .where(and(eq(sessions.userId, id), except ? ne(sessions.id, except) : undefined, landed));
-          const [rows] = await db.batch([update, revoke]);
-          updated = rows[0];
-        } else {
-          updated = await update.get();
-        }
+        results = await runBatch(db, statements);
       } catch (error) {
         throw toConflict(error);
       }
-      if (updated) return { outcome: "updated", user: updated };
-      const exists = await db.select({ id: users.id }).from(users).where(eq(users.id, id)).get();
-      return exists ? { outcome: "last_admin" } : { outcome: "not_found" };
+      const staleKeys = keysFrom(results.slice(0, records.length));
+      const [updated] = results[records.length] as User[];
+      if (updated) return { outcome: "updated", user: updated, staleKeys };
+      return { outcome: await refusal(id, expectedVersions), staleKeys };
     },
 
-    async deleteUnlessLastActiveAdmin(id) {
-      const deleted = await db
-        .delete(users)
-        .where(and(eq(users.id, id), notLastActiveAdmin))
-        .returning({ id: users.id })
-        .get();
-      if (deleted) return "deleted";
-      const exists = await db.select({ id: users.id }).from(users).where(eq(users.id, id)).get();
-      return exists ? "last_admin" : "not_found";
+    async deleteUnlessLastActiveAdmin(id, { expectedVersions } = {}) {
+      const target = and(
+        eq(users.id, id),
+        notLastActiveAdmin,
+        expectedVersions ? inArray(users.version, expectedVersions) : undefined,
+      );
+      const records = staleRecords(target, eq(sessions.userId, id), new Date());
+      const remove = db.delete(users).where(target).returning({ id: users.id });
+      const results = await runBatch(db, [...records, remove]);
+      const staleKeys = keysFrom(results.slice(0, records.length));
+      if ((results[records.length] as unknown[]).length > 0) return { outcome: "deleted", staleKeys };
+      return { outcome: await refusal(id, expectedVersions), staleKeys };
     },
 
     async replacePasswordHash(id, expected, replacement) {
@@ -171,6 +224,15 @@ function toConflict(error: unknown): unknown {
   if (column === "email" || column === "username")
     return new ConflictError(`A user with this ${column} already exists.`);
   return error;
+}
+
+/** One D1 batch: a transaction, all statements or none. */
+async function runBatch(db: Db, statements: BatchItem<"sqlite">[]): Promise<unknown[]> {
+  return db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+}
+
+function keysFrom(results: unknown[]): string[] {
+  return (results as { key: string }[][]).flat().map((row) => row.key);
 }
 
 /** Escapes LIKE wildcards so user input only ever matches literally (used with `escape '\'`). */

@@ -1,9 +1,11 @@
 import { type Actor, isAdmin, isSelf } from "../auth/actor";
 import type { AppConfig } from "../env";
 import {
+  type AppError,
   ConflictError,
   ForbiddenError,
   NotFoundError,
+  PreconditionFailedError,
   UnauthorizedError,
   UnprocessableError,
   ValidationError,
@@ -14,6 +16,9 @@ import { newUserRow, USER_NOT_FOUND, type User } from "./users.model";
 import type { UserChanges, UserListFilter, UsersRepository } from "./users.repository";
 import type { CreateUserInput, UpdateUserInput } from "./users.schemas";
 
+/** From `If-Match`: the write happens only if the user is at one of these versions (else 412). */
+export type Precondition = { versions: number[] };
+
 export type UserReadResult = { user: User; view: "full" | "public" };
 export type UserPage = { users: User[]; hasMore: boolean };
 
@@ -21,8 +26,8 @@ export type UsersService = {
   create(actor: Actor | null, input: CreateUserInput): Promise<User>;
   get(actor: Actor | null, id: string): Promise<UserReadResult>;
   list(actor: Actor, filter: UserListFilter): Promise<UserPage>;
-  update(actor: Actor, id: string, input: UpdateUserInput): Promise<User>;
-  delete(actor: Actor, id: string): Promise<void>;
+  update(actor: Actor, id: string, input: UpdateUserInput, precondition?: Precondition): Promise<User>;
+  delete(actor: Actor, id: string, precondition?: Precondition): Promise<void>;
 };
 
 export type UsersServiceDeps = {
@@ -52,9 +57,11 @@ export function createUsersService({ users, hasher, config, now = () => new Date
     },
 
     async get(actor, id) {
-      const user = ID_PATTERN.test(id) ? await users.findById(id) : null;
+      const view = isSelf(actor, id) || isAdmin(actor) ? "full" : "public";
+      // Only the public profile may come from a copy a few seconds old: owners read their writes.
+      const user = ID_PATTERN.test(id) ? await users.findById(id, { allowStale: view === "public" }) : null;
       if (!user) throw new NotFoundError(USER_NOT_FOUND);
-      return { user, view: isSelf(actor, id) || isAdmin(actor) ? "full" : "public" };
+      return { user, view };
     },
 
     async list(actor, filter) {
@@ -63,7 +70,7 @@ export function createUsersService({ users, hasher, config, now = () => new Date
       return { users: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
     },
 
-    async update(actor, id, input) {
+    async update(actor, id, input, precondition) {
       requireOwnerOrAdmin(actor, id);
       if ((input.role !== undefined || input.status !== undefined) && !isAdmin(actor)) {
         throw new ForbiddenError("Only admins may change role or status.");
@@ -82,19 +89,24 @@ export function createUsersService({ users, hasher, config, now = () => new Date
           password !== undefined || changes.status === "disabled"
             ? { exceptSessionId: ownPassword ? actor.sessionId : undefined }
             : undefined,
+        expectedVersions: precondition?.versions,
       });
-      if (result.outcome === "not_found") throw new NotFoundError(USER_NOT_FOUND);
-      if (result.outcome === "last_admin") throw new ConflictError(LAST_ADMIN);
+      if (result.outcome !== "updated") throw refused(result.outcome);
       return result.user;
     },
 
-    async delete(actor, id) {
+    async delete(actor, id, precondition) {
       requireOwnerOrAdmin(actor, id);
-      const outcome = await users.deleteUnlessLastActiveAdmin(id);
-      if (outcome === "not_found") throw new NotFoundError(USER_NOT_FOUND);
-      if (outcome === "last_admin") throw new ConflictError(LAST_ADMIN);
+      const { outcome } = await users.deleteUnlessLastActiveAdmin(id, { expectedVersions: precondition?.versions });
+      if (outcome !== "deleted") throw refused(outcome);
     },
   };
+
+  function refused(outcome: "not_found" | "last_admin" | "stale"): AppError {
+    if (outcome === "not_found") return new NotFoundError(USER_NOT_FOUND);
+    if (outcome === "stale") return new PreconditionFailedError();
+    return new ConflictError(LAST_ADMIN);
+  }
 
   async function checkCurrentPassword(id: string, currentPassword: string | undefined): Promise<void> {
     if (currentPassword === undefined) {
