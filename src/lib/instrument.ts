@@ -1,0 +1,59 @@
+import type { RequestMetrics } from "./metrics";
+
+/**
+ * Bindings that report each call to the request's metrics. They are the seams where database
+ * and KV work is counted and timed; the application uses them exactly like the real bindings.
+ */
+class MeasuredStatement {
+  constructor(
+    readonly inner: D1PreparedStatement,
+    private readonly metrics: RequestMetrics,
+  ) {}
+
+  bind(...values: unknown[]): MeasuredStatement {
+    return new MeasuredStatement(this.inner.bind(...values), this.metrics);
+  }
+
+  first<T>(column?: string): Promise<T | null> {
+    return this.metrics.timeDb(1, () => (column === undefined ? this.inner.first<T>() : this.inner.first<T>(column)));
+  }
+
+  all<T>(): Promise<D1Result<T>> {
+    return this.metrics.timeDb(1, () => this.inner.all<T>());
+  }
+
+  run<T>(): Promise<D1Result<T>> {
+    return this.metrics.timeDb(1, () => this.inner.run<T>());
+  }
+
+  raw<T>(options?: { columnNames?: boolean }): Promise<T[]> {
+    return this.metrics.timeDb(1, () => this.inner.raw<T>(options as { columnNames: false }));
+  }
+}
+
+export function instrumentD1(binding: D1Database, metrics: RequestMetrics): D1Database {
+  const unwrap = (statement: D1PreparedStatement) =>
+    statement instanceof MeasuredStatement ? statement.inner : statement;
+  const measured = {
+    prepare: (query: string) => new MeasuredStatement(binding.prepare(query), metrics),
+    batch: (statements: D1PreparedStatement[]) =>
+      metrics.timeDb(statements.length, () => binding.batch(statements.map(unwrap))),
+    exec: (query: string) => metrics.timeDb(1, () => binding.exec(query)),
+    withSession: (constraint?: string) => binding.withSession(constraint),
+    dump: () => binding.dump(),
+  };
+  return measured as unknown as D1Database;
+}
+
+export function instrumentKV(binding: KVNamespace, metrics: RequestMetrics): KVNamespace {
+  const measured = {
+    get: (key: string, options?: unknown) => metrics.timeKv(() => binding.get(key, options as "text")),
+    getWithMetadata: (key: string, options?: unknown) =>
+      metrics.timeKv(() => binding.getWithMetadata(key, options as "text")),
+    put: (key: string, value: string, options?: KVNamespacePutOptions) =>
+      metrics.timeKv(() => binding.put(key, value, options)),
+    delete: (key: string) => metrics.timeKv(() => binding.delete(key)),
+    list: (options?: KVNamespaceListOptions) => metrics.timeKv(() => binding.list(options)),
+  };
+  return measured as unknown as KVNamespace;
+}
