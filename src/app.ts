@@ -10,6 +10,7 @@ import { log } from "./lib/log";
 import { MAX_BODY_BYTES, problemResponse, toAppError } from "./lib/problem";
 import { createRouter } from "./lib/router";
 import { requireJsonBodies } from "./middleware/json-body";
+import { serverTimingMetrics } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
 import { problemsRouter } from "./problems/problems.routes";
 import { usersRouter } from "./users/users.routes";
@@ -35,6 +36,7 @@ export function createApp() {
 
   app.use(requestId());
   app.use(timing({ totalDescription: "total" }));
+  app.use(serverTimingMetrics());
   app.use(async function defaultCacheControl(c, next) {
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");

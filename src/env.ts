@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Actor } from "./auth/actor";
+import type { RequestMetrics } from "./lib/metrics";
 import type { Services } from "./services";
 
 /** Bindings from wrangler.toml (typed by `wrangler types`) plus secrets set with `wrangler secret put`. */
@@ -12,10 +13,14 @@ export type AppConfig = {
   sessionTtlSeconds: number;
   publicCacheTtlSeconds: number;
   passwordPepper: string | undefined;
+  cacheEnabled: boolean;
+  memoryCacheTtlSeconds: number;
+  cacheRepurgeDelayMs: number;
 };
 
 export type AppVariables = {
   requestId: string;
+  metrics: RequestMetrics;
   config: AppConfig;
   services: Services;
   /** The authenticated caller, or null for an anonymous request. */
@@ -31,6 +36,9 @@ const ConfigSchema = z.object({
   SESSION_TTL_SECONDS: z.coerce.number().int().min(300).max(31_536_000).default(604_800),
   PUBLIC_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   PASSWORD_PEPPER: z.string().min(16, "PASSWORD_PEPPER must be at least 16 characters").optional(),
+  CACHE_ENABLED: flag.default(true),
+  MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
+  CACHE_REPURGE_DELAY_MS: z.coerce.number().int().min(0).max(20_000).default(2000),
 });
 
 const parsed = new WeakMap<object, AppConfig>();
@@ -49,6 +57,9 @@ export function readConfig(env: Bindings): AppConfig {
     sessionTtlSeconds: result.data.SESSION_TTL_SECONDS,
     publicCacheTtlSeconds: result.data.PUBLIC_CACHE_TTL_SECONDS,
     passwordPepper: result.data.PASSWORD_PEPPER,
+    cacheEnabled: result.data.CACHE_ENABLED,
+    memoryCacheTtlSeconds: result.data.MEMORY_CACHE_TTL_SECONDS,
+    cacheRepurgeDelayMs: result.data.CACHE_REPURGE_DELAY_MS,
   };
   parsed.set(env, config);
   return config;

@@ -1,36 +1,101 @@
 import { type AuthService, createAuthService } from "./auth/auth.service";
-import { createSessionsRepository } from "./auth/sessions.repository";
+import { createSessionsRepository, type SessionsRepository } from "./auth/sessions.repository";
+import { createCachedSessionsRepository } from "./cache/cached-sessions.repository";
+import { type CacheTiers, createCachedUsersRepository } from "./cache/cached-users.repository";
+import { createKvCache } from "./cache/kv-cache";
+import { createMemoryCache, type MemoryCache } from "./cache/memory-cache";
+import { createPurger, type Purger } from "./cache/purger";
 import { createD1Database } from "./db/d1";
+import { createStalePurgesRepository } from "./db/stale-purges";
 import type { AppConfig, Bindings } from "./env";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
-import { createPasswordHasher } from "./lib/password";
-import { createUsersRepository } from "./users/users.repository";
+import { instrumentD1, instrumentKV } from "./lib/instrument";
+import type { RequestMetrics } from "./lib/metrics";
+import { createPasswordHasher, type PasswordHasher } from "./lib/password";
+import type { User } from "./users/users.model";
+import { createUsersRepository, type UsersRepository } from "./users/users.repository";
 import { createUsersService, type UsersService } from "./users/users.service";
 
 export type Services = {
   users: UsersService;
   auth: AuthService;
   readiness: ReadinessProbe;
+  /** Null when the cache is off (CACHE_ENABLED=false). */
+  purger: Purger | null;
 };
 
-const built = new WeakMap<object, Services>();
+/** What lives as long as the isolate: the memory tier and the hasher (its imported pepper key). */
+type IsolateState = { memory: MemoryCache<User>; hasher: PasswordHasher };
+
+const MEMORY_CACHE_MAX_ENTRIES = 1000;
+const KV_TTL_SECONDS = 3600;
+const KV_READ_TIMEOUT_MS = 300;
+const FILL_WINDOW_MS = 1000;
+
+const isolates = new WeakMap<object, IsolateState>();
+
+function isolateState(env: Bindings, config: AppConfig): IsolateState {
+  let state = isolates.get(env);
+  if (!state) {
+    state = {
+      memory: createMemoryCache<User>({
+        maxEntries: MEMORY_CACHE_MAX_ENTRIES,
+        ttlMs: config.memoryCacheTtlSeconds * 1000,
+      }),
+      hasher: createPasswordHasher({ pepper: config.passwordPepper }),
+    };
+    isolates.set(env, state);
+  }
+  return state;
+}
+
+export type RequestScope = {
+  env: Bindings;
+  config: AppConfig;
+  metrics: RequestMetrics;
+  /** Work to finish after the response (ctx.waitUntil). */
+  defer: (task: Promise<unknown>) => void;
+};
 
 /**
- * The composition root: repositories over the database, services over repositories. Built once
- * per isolate and bindings object; nothing here holds per-request state.
+ * The composition root, per request (a handful of small objects): bindings wrapped to report to
+ * the request's metrics, repositories over them, the cache decorating the repositories, services
+ * over those. Isolate-wide state is only what must outlive a request.
  */
-export function createServices(env: Bindings, config: AppConfig): Services {
-  const cached = built.get(env);
-  if (cached) return cached;
-  const db = createD1Database(env.DB);
-  const users = createUsersRepository(db);
-  const sessions = createSessionsRepository(db);
-  const hasher = createPasswordHasher({ pepper: config.passwordPepper });
-  const services: Services = {
+export function createServices({ env, config, metrics, defer }: RequestScope): Services {
+  const { memory, hasher } = isolateState(env, config);
+  const db = createD1Database(instrumentD1(env.DB, metrics));
+  const recordStale = config.cacheEnabled;
+  let users: UsersRepository = createUsersRepository(db, { recordStale });
+  let sessions: SessionsRepository = createSessionsRepository(db, { recordStale });
+  let purger: Purger | null = null;
+
+  if (config.cacheEnabled) {
+    const kv = createKvCache(instrumentKV(env.CACHE, metrics), { readTimeoutMs: KV_READ_TIMEOUT_MS });
+    purger = createPurger({
+      kv,
+      memory,
+      outbox: createStalePurgesRepository(db),
+      defer,
+      repurgeDelayMs: config.cacheRepurgeDelayMs,
+    });
+    const tiers: CacheTiers = {
+      memory,
+      kv,
+      purger,
+      metrics,
+      defer,
+      kvTtlSeconds: KV_TTL_SECONDS,
+      fillWindowMs: FILL_WINDOW_MS,
+    };
+    users = createCachedUsersRepository(users, tiers);
+    sessions = createCachedSessionsRepository(sessions, users, tiers);
+  }
+
+  return {
     users: createUsersService({ users, hasher, config }),
     auth: createAuthService({ users, sessions, hasher, config }),
     readiness: createReadinessProbe({ database: env.DB, cache: env.CACHE }),
+    purger,
   };
-  built.set(env, services);
-  return services;
 }

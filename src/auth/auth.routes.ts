@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { representationHeaders } from "../lib/conditional";
 import { bearerSecurity, jsonBody, jsonResponse, problemResponses } from "../lib/openapi";
 import { createRouter } from "../lib/router";
 import { requireAuth } from "../middleware/authenticate";
@@ -52,4 +53,11 @@ export const authRouter = createRouter()
     await c.var.services.auth.logout(c.var.actor);
     return c.body(null, 204);
   })
-  .openapi(me, (c) => c.json(toUserView(c.var.actor.user), 200));
+  .openapi(me, (c) => {
+    const { user } = c.var.actor;
+    return c.json(
+      toUserView(user),
+      200,
+      representationHeaders(user.version, "full", c.var.config.publicCacheTtlSeconds),
+    );
+  });

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { bearerSecurity, jsonBody, jsonResponse, problemResponses } from "../lib/openapi";
+import { matchesIfNoneMatch, representationHeaders, versionsFromIfMatch } from "../lib/conditional";
+import { bearerSecurity, jsonBody, problemResponses } from "../lib/openapi";
 import { createRouter } from "../lib/router";
 import { optionalAuth, requireAuth } from "../middleware/authenticate";
 import {
@@ -17,6 +18,24 @@ import {
 
 const tags = ["Users"];
 
+const ETagHeader = z.string().openapi({ description: "Strong entity tag from the user's version", example: '"v3"' });
+const representationHeadersSchema = z.object({
+  ETag: ETagHeader,
+  "Cache-Control": z.string().openapi({ example: "private, no-store" }),
+  Vary: z.string().openapi({ example: "Authorization" }),
+});
+
+function userResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } }, headers: representationHeadersSchema };
+}
+
+const IfMatchHeaders = z.object({
+  "if-match": z.string().optional().openapi({
+    description: "Write only if the user is still at this ETag (full view); 412 otherwise.",
+    example: '"v3"',
+  }),
+});
+
 const createUser = createRoute({
   method: "post",
   path: "/",
@@ -29,8 +48,8 @@ const createUser = createRoute({
   request: { body: jsonBody(CreateUserBodySchema, "The new user") },
   responses: {
     201: {
-      ...jsonResponse(UserSchema, "Created"),
-      headers: z.object({
+      ...userResponse(UserSchema, "Created"),
+      headers: representationHeadersSchema.extend({
         Location: z.string().openapi({ example: "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" }),
       }),
     },
@@ -43,11 +62,14 @@ const listUsers = createRoute({
   path: "/",
   tags,
   summary: "List users (admins)",
-  description: "Newest first, cursor-paginated. `q` matches a prefix of email, username or name.",
+  description: "Newest first, cursor-paginated. `q` matches a prefix of email, username or name. Never cached.",
   middleware: [requireAuth()] as const,
   security: bearerSecurity,
   request: { query: ListUsersQuerySchema },
-  responses: { 200: jsonResponse(UserListSchema, "A page of users"), ...problemResponses(400, 401, 403) },
+  responses: {
+    200: { description: "A page of users", content: { "application/json": { schema: UserListSchema } } },
+    ...problemResponses(400, 401, 403),
+  },
 });
 
 const getUser = createRoute({
@@ -55,15 +77,17 @@ const getUser = createRoute({
   path: "/{id}",
   tags,
   summary: "Get a user",
-  description: "The full user to its owner and admins, the public profile to everyone else.",
+  description:
+    "The full user to its owner and admins (`private, no-store`), the public profile to everyone else (`public, max-age=PUBLIC_CACHE_TTL_SECONDS`, served from the edge cache). Both carry an `ETag`; a matching `If-None-Match` gives 304.",
   middleware: [optionalAuth()] as const,
   security: [{}, ...bearerSecurity],
-  request: { params: UserIdParamsSchema },
+  request: {
+    params: UserIdParamsSchema,
+    headers: z.object({ "if-none-match": z.string().optional().openapi({ example: '"v3-public"' }) }),
+  },
   responses: {
-    200: {
-      description: "The user (full) or its public profile",
-      content: { "application/json": { schema: UserViewSchema } },
-    },
+    200: userResponse(UserViewSchema, "The user (full) or its public profile"),
+    304: { description: "Not modified: the `If-None-Match` tag is current", headers: representationHeadersSchema },
     ...problemResponses(401, 404),
   },
 });
@@ -74,13 +98,17 @@ const updateUser = createRoute({
   tags,
   summary: "Update a user (owner or admin)",
   description:
-    "Partial update. Users changing their own password must send `currentPassword` (422 if wrong). Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions.",
+    "Partial update. Users changing their own password must send `currentPassword` (422 if wrong). Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions. Honours `If-Match` (412 when stale).",
   middleware: [requireAuth()] as const,
   security: bearerSecurity,
-  request: { params: UserIdParamsSchema, body: jsonBody(UpdateUserBodySchema, "The fields to change") },
+  request: {
+    params: UserIdParamsSchema,
+    headers: IfMatchHeaders,
+    body: jsonBody(UpdateUserBodySchema, "The fields to change"),
+  },
   responses: {
-    200: jsonResponse(UserSchema, "The updated user"),
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
+    200: userResponse(UserSchema, "The updated user"),
+    ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415, 422),
   },
 });
 
@@ -89,37 +117,51 @@ const deleteUser = createRoute({
   path: "/{id}",
   tags,
   summary: "Delete a user (owner or admin)",
-  description: "Deletes the user and revokes all its sessions. The last active admin cannot be deleted (409).",
+  description:
+    "Deletes the user and revokes all its sessions. The last active admin cannot be deleted (409). Honours `If-Match` (412 when stale).",
   middleware: [requireAuth()] as const,
   security: bearerSecurity,
-  request: { params: UserIdParamsSchema },
-  responses: { 204: { description: "Deleted" }, ...problemResponses(401, 403, 404, 409) },
+  request: { params: UserIdParamsSchema, headers: IfMatchHeaders },
+  responses: { 204: { description: "Deleted" }, ...problemResponses(401, 403, 404, 409, 412) },
 });
 
 export const usersRouter = createRouter()
   .openapi(createUser, async (c) => {
     const user = await c.var.services.users.create(c.var.actor, c.req.valid("json"));
-    c.header("Location", `/api/users/${user.id}`);
-    return c.json(toUserView(user), 201);
+    return c.json(toUserView(user), 201, {
+      ...representationHeaders(user.version, "full", c.var.config.publicCacheTtlSeconds),
+      Location: `/api/users/${user.id}`,
+    });
   })
   .openapi(listUsers, async (c) => {
     const { limit, cursor, role, status, q } = c.req.valid("query");
     const page = await c.var.services.users.list(c.var.actor, { limit, after: cursor, role, status, q });
     const last = page.users.at(-1);
-    return c.json(
-      { data: page.users.map(toUserView), nextCursor: page.hasMore && last ? encodeCursor(last) : null },
-      200,
-    );
+    const nextCursor = page.hasMore && last ? encodeCursor(last) : null;
+    return c.json({ data: page.users.map(toUserView), nextCursor }, 200);
   })
   .openapi(getUser, async (c) => {
     const { user, view } = await c.var.services.users.get(c.var.actor, c.req.valid("param").id);
-    return c.json(view === "full" ? toUserView(user) : toPublicProfileView(user), 200);
+    const headers = representationHeaders(user.version, view, c.var.config.publicCacheTtlSeconds);
+    if (matchesIfNoneMatch(c.req.valid("header")["if-none-match"], headers.ETag)) return c.body(null, 304, headers);
+    return c.json(view === "full" ? toUserView(user) : toPublicProfileView(user), 200, headers);
   })
   .openapi(updateUser, async (c) => {
-    const user = await c.var.services.users.update(c.var.actor, c.req.valid("param").id, c.req.valid("json"));
-    return c.json(toUserView(user), 200);
+    const precondition = versionsFromIfMatch(c.req.valid("header")["if-match"]);
+    const user = await c.var.services.users.update(
+      c.var.actor,
+      c.req.valid("param").id,
+      c.req.valid("json"),
+      precondition,
+    );
+    return c.json(
+      toUserView(user),
+      200,
+      representationHeaders(user.version, "full", c.var.config.publicCacheTtlSeconds),
+    );
   })
   .openapi(deleteUser, async (c) => {
-    await c.var.services.users.delete(c.var.actor, c.req.valid("param").id);
+    const precondition = versionsFromIfMatch(c.req.valid("header")["if-match"]);
+    await c.var.services.users.delete(c.var.actor, c.req.valid("param").id, precondition);
     return c.body(null, 204);
   });
