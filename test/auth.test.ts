@@ -86,7 +86,8 @@ describe("GET /api/auth/me", () => {
     const { user, token } = await signedIn("member");
     const res = await api("GET", "/api/auth/me", { token });
     expect(res.status).toBe(200);
-    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(res.headers.get("Cache-Control")).toBe("private, no-store");
+    expect(res.headers.get("ETag")).toBe('"v1"');
     expect(await res.json()).toEqual({
       id: user.id,
       email: user.email,

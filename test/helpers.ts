@@ -149,3 +149,93 @@ export function failingKV(): KVNamespace {
   const fail = () => Promise.reject(new Error("KV GET failed: 503 Service Unavailable"));
   return { get: fail, getWithMetadata: fail, put: fail, delete: fail, list: fail } as unknown as KVNamespace;
 }
+
+/** Calls each binding method makes, counted outside the application's own instrumentation. */
+export type BindingCounts = { d1: number; kvGet: number; kvPut: number; kvDelete: number };
+
+function countingD1(binding: D1Database, counts: BindingCounts): D1Database {
+  const statement = (inner: D1PreparedStatement): D1PreparedStatement => {
+    const counted = (run: () => Promise<unknown>) => {
+      counts.d1++;
+      return run();
+    };
+    return {
+      inner,
+      bind: (...values: unknown[]) => statement(inner.bind(...values)),
+      first: (column?: string) => counted(() => (column ? inner.first(column) : inner.first())),
+      all: () => counted(() => inner.all()),
+      run: () => counted(() => inner.run()),
+      raw: (options?: { columnNames?: boolean }) => counted(() => inner.raw(options as { columnNames: false })),
+    } as unknown as D1PreparedStatement;
+  };
+  return {
+    prepare: (query: string) => statement(binding.prepare(query)),
+    batch: (statements: (D1PreparedStatement & { inner?: D1PreparedStatement })[]) => {
+      counts.d1 += statements.length;
+      return binding.batch(statements.map((s) => s.inner ?? s));
+    },
+    exec: (query: string) => binding.exec(query),
+  } as unknown as D1Database;
+}
+
+function countingKV(binding: KVNamespace, counts: BindingCounts): KVNamespace {
+  return {
+    get: (key: string, type?: unknown) => {
+      counts.kvGet++;
+      return binding.get(key, type as "text");
+    },
+    put: (key: string, value: string, options?: KVNamespacePutOptions) => {
+      counts.kvPut++;
+      return binding.put(key, value, options);
+    },
+    delete: (key: string) => {
+      counts.kvDelete++;
+      return binding.delete(key);
+    },
+  } as unknown as KVNamespace;
+}
+
+/**
+ * A stand-in for one Worker isolate: its own bindings object, hence its own memory tier, over the
+ * same D1 and KV as every other. Each request waits for its deferred work (fills, purges).
+ * The second purge runs at once unless the test asks for a delay.
+ */
+export function isolate(overrides: Partial<Record<keyof Bindings, unknown>> = {}) {
+  const counts: BindingCounts = { d1: 0, kvGet: 0, kvPut: 0, kvDelete: 0 };
+  const bindings = {
+    ...env,
+    CACHE_REPURGE_DELAY_MS: "0",
+    ...overrides,
+    DB: countingD1((overrides.DB as D1Database | undefined) ?? env.DB, counts),
+    CACHE: countingKV((overrides.CACHE as KVNamespace | undefined) ?? env.CACHE, counts),
+  } as Bindings;
+  return {
+    counts,
+    reset() {
+      Object.assign(counts, { d1: 0, kvGet: 0, kvPut: 0, kvDelete: 0 });
+    },
+    async fetch(method: string, path: string, options: RequestOptions = {}) {
+      const ctx = createExecutionContext();
+      const response = await app.fetch(buildRequest(method, path, options), bindings, ctx);
+      await waitOnExecutionContext(ctx);
+      return response;
+    },
+  };
+}
+
+/** Server-Timing as a map: `cache;desc="hit-kv"` → { cache: { desc: "hit-kv" } }. */
+export function serverTiming(response: Response): Record<string, { dur?: number; desc?: string }> {
+  const metrics: Record<string, { dur?: number; desc?: string }> = {};
+  for (const entry of (response.headers.get("Server-Timing") ?? "").split(",")) {
+    const [name, ...params] = entry.trim().split(";");
+    if (!name) continue;
+    const metric: { dur?: number; desc?: string } = {};
+    for (const param of params) {
+      const [key, value = ""] = param.split("=");
+      if (key === "dur") metric.dur = Number(value);
+      if (key === "desc") metric.desc = value.replace(/^"|"$/g, "");
+    }
+    metrics[name] = metric;
+  }
+  return metrics;
+}

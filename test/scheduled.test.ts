@@ -16,8 +16,8 @@ describe("scheduled housekeeping (cron)", () => {
     expect(await sessionCount(user.id)).toBe(1);
     expect((await api("GET", "/api/auth/me", { token: live.token })).status).toBe(200);
     expect(JSON.parse(log.mock.calls[0]?.[0] as string)).toMatchObject({
-      message: "expired sessions pruned",
-      removed: 1,
+      message: "housekeeping done",
+      expiredSessionsRemoved: 1,
     });
   });
 });

@@ -1,0 +1,183 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cacheKeys } from "../src/cache/keys";
+import { failingKV, isolate, PASSWORD, seedUser, serverTiming, signedIn } from "./helpers";
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("public profile reads: memory → KV → D1", () => {
+  it("a miss reads D1 once and fills KV after the response; the next read is a memory hit with no I/O", async () => {
+    const user = await seedUser();
+    const worker = isolate();
+
+    const first = await worker.fetch("GET", `/api/users/${user.id}`);
+    expect(first.status).toBe(200);
+    expect(serverTiming(first)).toMatchObject({ cache: { desc: "miss" }, db: { desc: "1 query" } });
+    expect(worker.counts).toEqual({ d1: 1, kvGet: 1, kvPut: 1, kvDelete: 0 });
+
+    worker.reset();
+    const second = await worker.fetch("GET", `/api/users/${user.id}`);
+    expect(await second.json()).toEqual(await first.json());
+    expect(serverTiming(second).cache).toEqual({ desc: "hit-memory" });
+    expect(serverTiming(second)).not.toHaveProperty("db");
+    expect(serverTiming(second)).not.toHaveProperty("kv");
+    expect(worker.counts).toEqual({ d1: 0, kvGet: 0, kvPut: 0, kvDelete: 0 });
+  });
+
+  it("another isolate (empty memory) is served from KV with no D1 query", async () => {
+    const user = await seedUser();
+    await isolate().fetch("GET", `/api/users/${user.id}`);
+    const other = isolate();
+    const res = await other.fetch("GET", `/api/users/${user.id}`);
+    expect(res.status).toBe(200);
+    expect(serverTiming(res).cache).toEqual({ desc: "hit-kv" });
+    expect(other.counts).toMatchObject({ d1: 0, kvGet: 1, kvPut: 0 });
+  });
+
+  it("KV holds the user without any password hash; the entry expires (TTL) rather than living forever", async () => {
+    const user = await seedUser();
+    await isolate().fetch("GET", `/api/users/${user.id}`);
+    const { value, metadata } = await env.CACHE.getWithMetadata(cacheKeys.user(user.id));
+    expect(JSON.parse(value as string)).toEqual({
+      id: user.id,
+      email: user.email,
+      username: user.username,
+      name: user.name,
+      role: "member",
+      status: "active",
+      createdAt: user.createdAt.getTime(),
+      updatedAt: user.updatedAt.getTime(),
+      version: 1,
+    });
+    expect(value).not.toMatch(/pbkdf2|password/i);
+    expect(metadata).toBeNull();
+    const listed = await env.CACHE.list({ prefix: cacheKeys.user(user.id) });
+    expect(listed.keys[0]?.expiration).toBeGreaterThan(Date.now() / 1000 + 59);
+  });
+
+  it("a hot key is not written again on every read (one fill, then hits)", async () => {
+    const user = await seedUser();
+    const workers = [isolate(), isolate(), isolate()];
+    await workers[0]?.fetch("GET", `/api/users/${user.id}`);
+    for (const worker of workers) {
+      for (let i = 0; i < 3; i++) await worker.fetch("GET", `/api/users/${user.id}`);
+    }
+    expect(workers.reduce((puts, worker) => puts + worker.counts.kvPut, 0)).toBe(1);
+  });
+
+  it("an unknown id is a miss every time, and nothing is cached for it", async () => {
+    const worker = isolate();
+    const id = "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61";
+    expect((await worker.fetch("GET", `/api/users/${id}`)).status).toBe(404);
+    expect((await worker.fetch("GET", `/api/users/${id}`)).status).toBe(404);
+    expect(worker.counts).toMatchObject({ d1: 2, kvPut: 0 });
+  });
+});
+
+describe("owner and admin views skip the memory tier (read-your-writes)", () => {
+  it("an owner's repeated read comes from KV, never from memory", async () => {
+    const { user, token } = await signedIn("member");
+    const worker = isolate();
+    await worker.fetch("GET", `/api/users/${user.id}`, { token });
+    worker.reset();
+    const res = await worker.fetch("GET", `/api/users/${user.id}`, { token });
+    expect(serverTiming(res).cache).toEqual({ desc: "hit-kv" });
+    expect(worker.counts.d1).toBe(0);
+  });
+});
+
+describe("the session check: KV, then D1", () => {
+  it("the first authenticated request reads D1 and fills KV; later ones make no D1 query", async () => {
+    const { token } = await signedIn("member");
+    const worker = isolate();
+    const first = await worker.fetch("GET", "/api/auth/me", { token });
+    expect(first.status).toBe(200);
+    expect(serverTiming(first).cache).toEqual({ desc: "miss" });
+    expect(worker.counts.d1).toBe(1);
+
+    worker.reset();
+    const again = await isolate().fetch("GET", "/api/auth/me", { token });
+    expect(again.status).toBe(200);
+    const other = isolate();
+    const third = await other.fetch("GET", "/api/auth/me", { token });
+    expect(await third.json()).toEqual(await first.json());
+    expect(serverTiming(third).cache).toEqual({ desc: "hit-kv" });
+    expect(other.counts).toMatchObject({ d1: 0, kvGet: 2 });
+  });
+
+  it("the session entry names the session and user, never the token or the user's data", async () => {
+    const { user, token, sessionId } = await signedIn("member");
+    await isolate().fetch("GET", "/api/auth/me", { token });
+    const keys = (await env.CACHE.list({ prefix: "session:" })).keys.map((key) => key.name);
+    const values = await Promise.all(keys.map((key) => env.CACHE.get(key, "json")));
+    expect(values).toContainEqual({ id: sessionId, userId: user.id, expiresAt: expect.any(Number) });
+    expect(JSON.stringify(values)).not.toContain(token);
+    expect(JSON.stringify(keys)).not.toContain(token);
+  });
+
+  it("sign-in itself never reads credentials from a cache", async () => {
+    const user = await seedUser();
+    await isolate().fetch("GET", `/api/users/${user.id}`);
+    const worker = isolate();
+    const res = await worker.fetch("POST", "/api/auth/login", { body: { email: user.email, password: PASSWORD } });
+    expect(res.status).toBe(200);
+    expect(worker.counts.kvGet).toBe(0);
+  });
+
+  it("admin lists are never cached", async () => {
+    const { token } = await signedIn("admin");
+    const worker = isolate();
+    await worker.fetch("GET", "/api/users", { token });
+    await worker.fetch("GET", "/api/users", { token });
+    // Each list reads D1; only the session check (once per request) touches KV.
+    expect(worker.counts.d1).toBeGreaterThanOrEqual(2);
+    expect(worker.counts.kvPut).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("KV failing or slow: reads fall back to D1", () => {
+  it("KV errors → profile and session reads still answer from D1, and the failure is logged", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const user = await seedUser();
+    const { token } = await signedIn("member");
+    const worker = isolate({ CACHE: failingKV() });
+    const profile = await worker.fetch("GET", `/api/users/${user.id}`);
+    expect(profile.status).toBe(200);
+    expect(serverTiming(profile).cache).toEqual({ desc: "miss" });
+    expect((await worker.fetch("GET", "/api/auth/me", { token })).status).toBe(200);
+    const lines = warn.mock.calls.map(([line]) => JSON.parse(line as string));
+    expect(lines).toContainEqual(expect.objectContaining({ message: "kv read failed; using the database" }));
+    expect(JSON.stringify(lines)).not.toContain(user.id);
+  });
+
+  it("KV that does not answer → the read gives up after its timeout and uses D1", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const user = await seedUser();
+    const hanging = { ...failingKV(), get: () => new Promise(() => {}), put: async () => {} } as unknown as KVNamespace;
+    const res = await isolate({ CACHE: hanging }).fetch("GET", `/api/users/${user.id}`);
+    expect(res.status).toBe(200);
+    expect(warn.mock.calls.map(([line]) => JSON.parse(line as string))).toContainEqual(
+      expect.objectContaining({ message: "kv read timed out; using the database" }),
+    );
+  });
+
+  it("a malformed KV entry is ignored, not trusted", async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    const user = await seedUser();
+    await env.CACHE.put(cacheKeys.user(user.id), JSON.stringify({ id: user.id, role: "admin" }));
+    const res = await isolate().fetch("GET", `/api/users/${user.id}`);
+    expect(serverTiming(res).cache).toEqual({ desc: "miss" });
+    expect(await res.json()).toMatchObject({ id: user.id, username: user.username });
+  });
+});
+
+describe("CACHE_ENABLED=false", () => {
+  it("every read goes to D1 and nothing touches KV", async () => {
+    const user = await seedUser();
+    const worker = isolate({ CACHE_ENABLED: "false" });
+    await worker.fetch("GET", `/api/users/${user.id}`);
+    const res = await worker.fetch("GET", `/api/users/${user.id}`);
+    expect(serverTiming(res).cache).toEqual({ desc: "none" });
+    expect(worker.counts).toMatchObject({ d1: 2, kvGet: 0, kvPut: 0 });
+  });
+});

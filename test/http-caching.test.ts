@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import {
+  api,
+  expectProblem,
+  isolate,
+  newUserBody,
+  seedUser,
+  serverTiming,
+  signedIn,
+  snapshot,
+  userRow,
+} from "./helpers";
+
+describe("user representations carry validators and say how they may be cached", () => {
+  it("public profile: strong ETag from the version, public max-age, Vary: Authorization", async () => {
+    const user = await seedUser();
+    const res = await api("GET", `/api/users/${user.id}`);
+    expect(res.headers.get("ETag")).toBe('"v1-public"');
+    expect(res.headers.get("Cache-Control")).toBe("public, max-age=30");
+    expect(res.headers.get("Vary")).toBe("Authorization");
+  });
+
+  it("owner and admin views: their own ETag, private, no-store", async () => {
+    const { user, token } = await signedIn("member");
+    const { token: adminToken } = await signedIn("admin");
+    for (const bearer of [token, adminToken]) {
+      const res = await api("GET", `/api/users/${user.id}`, { token: bearer });
+      expect(res.headers.get("ETag")).toBe('"v1"');
+      expect(res.headers.get("Cache-Control")).toBe("private, no-store");
+      expect(res.headers.get("Vary")).toBe("Authorization");
+    }
+  });
+
+  it("POST, PATCH and /me return the full view's ETag", async () => {
+    const created = await api("POST", "/api/users", { body: newUserBody() });
+    expect(created.headers.get("ETag")).toBe('"v1"');
+    const { user, token } = await signedIn("member");
+    const patched = await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "Two" } });
+    expect(patched.headers.get("ETag")).toBe('"v2"');
+    expect((await api("GET", "/api/auth/me", { token })).headers.get("ETag")).toBe('"v2"');
+  });
+
+  it("every write bumps the version", async () => {
+    const { user, token } = await signedIn("member");
+    await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "One" } });
+    await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "Two" } });
+    expect((await userRow(user.id))?.version).toBe(3);
+  });
+});
+
+describe("If-None-Match", () => {
+  it("a current tag → 304 with no body and the same validators; weak form and lists match too", async () => {
+    const user = await seedUser();
+    for (const header of ['"v1-public"', 'W/"v1-public"', '"v0-public", "v1-public"', "*"]) {
+      const res = await api("GET", `/api/users/${user.id}`, { headers: { "If-None-Match": header } });
+      expect(res.status).toBe(304);
+      expect(await res.text()).toBe("");
+      expect(res.headers.get("ETag")).toBe('"v1-public"');
+      expect(res.headers.get("Cache-Control")).toBe("public, max-age=30");
+    }
+  });
+
+  it("an old tag, or the other view's tag → 200 with the body", async () => {
+    const { user, token } = await signedIn("member");
+    await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "Changed" } });
+    const stale = await api("GET", `/api/users/${user.id}`, { headers: { "If-None-Match": '"v1-public"' } });
+    expect(stale.status).toBe(200);
+    expect(await stale.json()).toMatchObject({ name: "Changed" });
+    const otherView = await api("GET", `/api/users/${user.id}`, { token, headers: { "If-None-Match": '"v2-public"' } });
+    expect(otherView.status).toBe(200);
+  });
+
+  it("a 304 served from the memory tier does no I/O", async () => {
+    const user = await seedUser();
+    const worker = isolate();
+    await worker.fetch("GET", `/api/users/${user.id}`);
+    worker.reset();
+    const res = await worker.fetch("GET", `/api/users/${user.id}`, { headers: { "If-None-Match": '"v1-public"' } });
+    expect(res.status).toBe(304);
+    expect(worker.counts).toEqual({ d1: 0, kvGet: 0, kvPut: 0, kvDelete: 0 });
+  });
+});
+
+describe("If-Match on PATCH and DELETE", () => {
+  it("a stale tag → 412 and nothing changes", async () => {
+    const { user, token } = await signedIn("member");
+    await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "Second" } });
+    const before = await snapshot();
+    const patch = await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { name: "Lost update" },
+      headers: { "If-Match": '"v1"' },
+    });
+    await expectProblem(patch, 412, "/problems/precondition-failed");
+    await expectProblem(
+      await api("DELETE", `/api/users/${user.id}`, { token, headers: { "If-Match": '"v1"' } }),
+      412,
+      "/problems/precondition-failed",
+    );
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it.each(['"v1-public"', 'W/"v1"', "v1", "garbage"])("a tag that can never match (%s) → 412", async (tag) => {
+    const { user, token } = await signedIn("member");
+    const res = await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { name: "x" },
+      headers: { "If-Match": tag },
+    });
+    await expectProblem(res, 412, "/problems/precondition-failed");
+  });
+
+  it("the current tag (or *, or a list holding it) → the write happens", async () => {
+    const { user, token } = await signedIn("member");
+    const first = await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { name: "A" },
+      headers: { "If-Match": '"v1"' },
+    });
+    expect(first.status).toBe(200);
+    const second = await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { name: "B" },
+      headers: { "If-Match": '"v9", "v2"' },
+    });
+    expect(second.headers.get("ETag")).toBe('"v3"');
+    expect(
+      (await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "C" }, headers: { "If-Match": "*" } }))
+        .status,
+    ).toBe(200);
+    expect((await api("DELETE", `/api/users/${user.id}`, { token, headers: { "If-Match": '"v4"' } })).status).toBe(204);
+  });
+
+  it("an unknown user is still 404, whatever If-Match says", async () => {
+    const { token } = await signedIn("admin");
+    const res = await api("PATCH", "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61", {
+      token,
+      body: { name: "x" },
+      headers: { "If-Match": '"v1"' },
+    });
+    await expectProblem(res, 404, "/problems/not-found");
+  });
+});
+
+describe("Server-Timing", () => {
+  it("on every response: cache status and total; db (with its query count) only when D1 was touched", async () => {
+    const health = serverTiming(await api("GET", "/health"));
+    expect(health).toMatchObject({ cache: { desc: "none" }, total: { dur: expect.any(Number) } });
+    expect(health).not.toHaveProperty("db");
+
+    const user = await seedUser();
+    const worker = isolate();
+    const miss = serverTiming(await worker.fetch("GET", `/api/users/${user.id}`));
+    expect(miss).toMatchObject({
+      cache: { desc: "miss" },
+      db: { dur: expect.any(Number), desc: "1 query" },
+      kv: { dur: expect.any(Number), desc: "1 operation" },
+    });
+    const error = serverTiming(await api("GET", "/nope"));
+    expect(error).toHaveProperty("total");
+  });
+});
