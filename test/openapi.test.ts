@@ -57,6 +57,13 @@ describe("GET /openapi.json", () => {
     expect(doc.info.description).toContain("/problems/validation");
   });
 
+  it("documents the validators: 304 on reads, 412 on conditional writes", async () => {
+    const doc = await document();
+    expect(doc.paths["/api/users/{id}"]?.get?.responses).toHaveProperty("304");
+    expect(doc.paths["/api/users/{id}"]?.patch?.responses).toHaveProperty("412");
+    expect(doc.paths["/api/users/{id}"]?.delete?.responses).toHaveProperty("412");
+  });
+
   it("request schemas are the validating ones: strict, with the contract's required fields", async () => {
     const doc = await document();
     expect(doc.components.schemas.CreateUser).toMatchObject({
