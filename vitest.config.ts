@@ -5,6 +5,8 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("drizzle");
   return {
     test: {
+      // Every request logs a line; keep them out of the reporter (tests that care spy on console).
+      onConsoleLog: (line: string) => !line.includes('"message":"request"'),
       projects: [
         {
           // Route, service and repository tests inside workerd, with local D1 and KV from wrangler.toml.

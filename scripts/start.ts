@@ -18,7 +18,9 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
-const dev = spawn("wrangler", ["dev", "--show-interactive-dev-session=false", ...args], { stdio: "inherit" });
+// Readable logs, and the Analytics Engine data points production would record, in the terminal.
+const devArgs = ["dev", "--show-interactive-dev-session=false", "--var", "LOG_FORMAT:pretty", ...args];
+const dev = spawn("wrangler", devArgs, { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => dev.kill(signal));
 }

@@ -6,12 +6,12 @@ import { authRouter } from "./auth/auth.routes";
 import { rootCauseMessage } from "./db/errors";
 import { healthRouter } from "./health/health.routes";
 import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError, problemKinds } from "./lib/errors";
-import { log } from "./lib/log";
 import { MAX_BODY_BYTES, problemResponse, toAppError } from "./lib/problem";
 import { createRouter } from "./lib/router";
 import { requireJsonBodies } from "./middleware/json-body";
 import { serverTimingMetrics } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
+import { observeRequests } from "./observability/observe-requests";
 import { problemsRouter } from "./problems/problems.routes";
 import { usersRouter } from "./users/users.routes";
 
@@ -35,6 +35,7 @@ export function createApp() {
   const app = createRouter();
 
   app.use(requestId());
+  app.use(observeRequests());
   app.use(timing({ totalDescription: "total" }));
   app.use(serverTimingMetrics());
   app.use(async function defaultCacheControl(c, next) {
@@ -85,17 +86,10 @@ export function createApp() {
   app.onError((error, c) => {
     const problem = toAppError(error);
     if (problem.status >= 500) {
-      // A 5xx we raised on purpose (e.g. /ready's 503) is news, not a crash: no stack for it.
-      const unexpected = problem !== error;
+      // For the request's log line. A 5xx we raised on purpose (e.g. /ready's 503) is news, not a
+      // crash: it gets no stack.
       const cause = problem.cause ?? error;
-      log(unexpected ? "error" : "warn", "request failed", {
-        requestId: c.get("requestId"),
-        method: c.req.method,
-        path: c.req.path,
-        status: problem.status,
-        error: rootCauseMessage(cause),
-        stack: unexpected && cause instanceof Error ? cause.stack : undefined,
-      });
+      c.set("failure", { error: cause, message: rootCauseMessage(cause), unexpected: problem !== error });
     }
     return problemResponse(c, problem);
   });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Actor } from "./auth/actor";
+import type { LogFormat, LogLevel } from "./lib/log";
 import type { RequestMetrics } from "./lib/metrics";
 import type { Services } from "./services";
 
@@ -16,6 +17,8 @@ export type AppConfig = {
   cacheEnabled: boolean;
   memoryCacheTtlSeconds: number;
   cacheRepurgeDelayMs: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
 };
 
 export type AppVariables = {
@@ -25,6 +28,8 @@ export type AppVariables = {
   services: Services;
   /** The authenticated caller, or null for an anonymous request. */
   actor: Actor | null;
+  /** Set by onError for a 5xx, for the request's log line. */
+  failure: { error: unknown; message: string; unexpected: boolean } | undefined;
 };
 
 export type AppEnv = { Bindings: Bindings; Variables: AppVariables };
@@ -39,6 +44,8 @@ const ConfigSchema = z.object({
   CACHE_ENABLED: flag.default(true),
   MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
   CACHE_REPURGE_DELAY_MS: z.coerce.number().int().min(0).max(20_000).default(2000),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
 });
 
 const parsed = new WeakMap<object, AppConfig>();
@@ -60,6 +67,8 @@ export function readConfig(env: Bindings): AppConfig {
     cacheEnabled: result.data.CACHE_ENABLED,
     memoryCacheTtlSeconds: result.data.MEMORY_CACHE_TTL_SECONDS,
     cacheRepurgeDelayMs: result.data.CACHE_REPURGE_DELAY_MS,
+    logLevel: result.data.LOG_LEVEL,
+    logFormat: result.data.LOG_FORMAT,
   };
   parsed.set(env, config);
   return config;

@@ -43,6 +43,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return fromDatabase && !chain.some((m) => OUR_BUG.test(m));
 }
 
+/** The innermost error of a cause chain: the driver's own error, without Drizzle's wrapper. */
+export function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; current instanceof Error && current.cause !== undefined && depth < 5; depth++) {
+    current = current.cause;
+  }
+  return current;
+}
+
 /** The innermost message, which names the failure without the query parameters Drizzle adds. */
 export function rootCauseMessage(error: unknown): string {
   let last = "unknown error";

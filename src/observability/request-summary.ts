@@ -1,0 +1,54 @@
+import type { Context } from "hono";
+import { matchedRoutes } from "hono/route";
+import type { AppEnv } from "../env";
+
+/** What one finished request was and cost: the source of its log line and its data points. */
+export type RequestSummary = {
+  requestId: string;
+  method: string;
+  /** The route pattern (`/api/users/:id`), never the raw path with ids in it. */
+  route: string;
+  status: number;
+  durationMs: number;
+  cache: string;
+  dbMs: number;
+  dbQueries: number;
+  kvMs: number;
+  kvOperations: number;
+  colo: string;
+  country: string;
+  /** The authenticated caller; empty when anonymous. */
+  userId: string;
+  clientIp: string;
+};
+
+export function summarize(c: Context<AppEnv>, durationMs: number): RequestSummary {
+  const metrics = c.get("metrics");
+  const cf = (c.req.raw as Request & { cf?: { colo?: string; country?: string } }).cf;
+  return {
+    requestId: c.get("requestId") ?? "",
+    method: c.req.method,
+    route: routePattern(c),
+    status: c.res.status,
+    durationMs: round(durationMs),
+    cache: metrics?.cache ?? "none",
+    dbMs: round(metrics?.dbMs ?? 0),
+    dbQueries: metrics?.dbQueries ?? 0,
+    kvMs: round(metrics?.kvMs ?? 0),
+    kvOperations: metrics?.kvOperations ?? 0,
+    colo: cf?.colo ?? "",
+    country: cf?.country ?? "",
+    userId: c.get("actor")?.user.id ?? "",
+    clientIp: c.req.header("CF-Connecting-IP") ?? "",
+  };
+}
+
+/** The handler's route (middleware match every path with method ALL); `unmatched` for a 404/405. */
+function routePattern(c: Context<AppEnv>): string {
+  const handler = matchedRoutes(c).findLast((route) => route.method !== "ALL");
+  return handler?.path ?? "unmatched";
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
