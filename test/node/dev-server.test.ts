@@ -194,4 +194,12 @@ describe("npm start (wrangler dev) driven over HTTP", () => {
     expect((await json("GET", "/openapi.json")).status).toBe(200);
     expect((await json("GET", "/docs")).status).toBe(200);
   });
+
+  it("shows readable request logs and the analytics data points in the terminal", async () => {
+    await json("GET", "/health");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(output).toMatch(/INFO .*GET \/health 200 [\d.]+ms/);
+    expect(output).toMatch(/↳ analytics .*"request","GET","\/health"/);
+    expect(output).not.toContain(ADMIN.password);
+  });
 });
