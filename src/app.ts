@@ -8,7 +8,9 @@ import { healthRouter } from "./health/health.routes";
 import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError, problemKinds } from "./lib/errors";
 import { MAX_BODY_BYTES, problemResponse, toAppError } from "./lib/problem";
 import { createRouter } from "./lib/router";
+import { rateLimitPolicies } from "./limits/policies";
 import { requireJsonBodies } from "./middleware/json-body";
+import { callerKey, rateLimit } from "./middleware/rate-limit";
 import { serverTimingMetrics } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
 import { observeRequests } from "./observability/observe-requests";
@@ -53,6 +55,7 @@ export function createApp() {
     }),
   );
   app.use(provideServices());
+  app.use("/api/*", rateLimit(rateLimitPolicies.api, callerKey));
 
   app.route("/", healthRouter);
   app.route("/problems", problemsRouter);

@@ -12,6 +12,7 @@ import { createReadinessProbe, type ReadinessProbe } from "./health/health.servi
 import { instrumentD1, instrumentKV } from "./lib/instrument";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
+import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter";
 import type { User } from "./users/users.model";
 import { createUsersRepository, type UsersRepository } from "./users/users.repository";
 import { createUsersService, type UsersService } from "./users/users.service";
@@ -22,6 +23,7 @@ export type Services = {
   readiness: ReadinessProbe;
   /** Null when the cache is off (CACHE_ENABLED=false). */
   purger: Purger | null;
+  limiter: RateLimiter;
 };
 
 /** What lives as long as the isolate: the memory tier and the hasher (its imported pepper key). */
@@ -92,9 +94,11 @@ export function createServices({ env, config, metrics, defer }: RequestScope): S
     sessions = createCachedSessionsRepository(sessions, users, tiers);
   }
 
+  const limiter = createRateLimiter(env);
   return {
     users: createUsersService({ users, hasher, config }),
-    auth: createAuthService({ users, sessions, hasher, config }),
+    auth: createAuthService({ users, sessions, hasher, config, limiter }),
+    limiter,
     readiness: createReadinessProbe({ database: env.DB, cache: env.CACHE }),
     purger,
   };

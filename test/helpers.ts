@@ -22,8 +22,13 @@ export const hasher = createPasswordHasher();
 
 type RequestOptions = { body?: unknown; token?: string; headers?: Record<string, string> };
 
+/**
+ * Each request comes from its own client address unless the test names one, so the per-address
+ * rate limits only engage in the tests about them.
+ */
 function buildRequest(method: string, path: string, { body, token, headers = {} }: RequestOptions): Request {
-  const init: RequestInit = { method, headers: { ...headers } };
+  const address = `10.${randomOctet()}.${randomOctet()}.${randomOctet()}`;
+  const init: RequestInit = { method, headers: { "CF-Connecting-IP": address, ...headers } };
   const requestHeaders = init.headers as Record<string, string>;
   if (token) requestHeaders.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
@@ -31,6 +36,10 @@ function buildRequest(method: string, path: string, { body, token, headers = {} 
     init.body = typeof body === "string" ? body : JSON.stringify(body);
   }
   return new Request(`${BASE}${path}`, init);
+}
+
+function randomOctet(): number {
+  return Math.floor(Math.random() * 256);
 }
 
 /** A request to the Worker as deployed: its default export, real bindings. */

@@ -2,7 +2,9 @@ import { createRoute } from "@hono/zod-openapi";
 import { representationHeaders } from "../lib/conditional";
 import { bearerSecurity, jsonBody, jsonResponse, problemResponses } from "../lib/openapi";
 import { createRouter } from "../lib/router";
+import { rateLimitPolicies } from "../limits/policies";
 import { requireAuth } from "../middleware/authenticate";
+import { clientAddress, rateLimit } from "../middleware/rate-limit";
 import { toUserView, UserSchema } from "../users/users.schemas";
 import { LoginBodySchema, SessionSchema } from "./auth.schemas";
 
@@ -15,8 +17,9 @@ const login = createRoute({
   summary: "Sign in",
   description:
     "Exchanges email and password for a bearer token. A wrong email, a wrong password and a disabled account all give the same 401, after the same work.",
+  middleware: [rateLimit(rateLimitPolicies.loginPerClient, clientAddress)] as const,
   request: { body: jsonBody(LoginBodySchema, "Credentials") },
-  responses: { 200: jsonResponse(SessionSchema, "A new session"), ...problemResponses(400, 401, 413, 415) },
+  responses: { 200: jsonResponse(SessionSchema, "A new session"), ...problemResponses(400, 401, 413, 415, 429) },
 });
 
 const logout = createRoute({

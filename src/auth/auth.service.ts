@@ -3,7 +3,9 @@ import type { AppConfig } from "../env";
 import { UnauthorizedError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
-import { generateSessionToken, hashSessionToken, isWellFormedToken } from "../lib/tokens";
+import { generateSessionToken, hashSessionToken, isWellFormedToken, sha256 } from "../lib/tokens";
+import { rateLimitPolicies } from "../limits/policies";
+import type { RateLimiter } from "../limits/rate-limiter";
 import type { User } from "../users/users.model";
 import type { UsersRepository } from "../users/users.repository";
 import type { Actor } from "./actor";
@@ -22,6 +24,8 @@ export type AuthService = {
 };
 
 export type AuthServiceDeps = {
+  /** Attempts per account are limited before any password work is done. */
+  limiter?: RateLimiter;
   users: UsersRepository;
   sessions: SessionsRepository;
   hasher: PasswordHasher;
@@ -36,10 +40,13 @@ export function createAuthService({
   sessions,
   hasher,
   config,
+  limiter,
   now = () => new Date(),
 }: AuthServiceDeps): AuthService {
   return {
     async login(email, password) {
+      // Keyed by a hash: the limiter never sees the address itself.
+      await limiter?.enforce(rateLimitPolicies.loginPerAccount, `account:${await sha256(email)}`);
       const credentials = await users.findCredentialsByEmail(email);
       const { valid, needsRehash } = await hasher.verify(password, credentials?.passwordHash ?? null);
       if (!credentials || !valid || credentials.user.status !== "active") {

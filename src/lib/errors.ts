@@ -1,3 +1,5 @@
+import { policyHeader, type RateLimitPolicy } from "../limits/policies";
+
 /**
  * The one error family of edge-users. Services and repositories throw these; `app.onError`
  * turns each into an RFC 9457 problem+json response. Anything else that escapes is a bug
@@ -59,6 +61,12 @@ export const problemKinds = {
     422,
     "Unprocessable",
     "The request is well-formed but cannot be processed, e.g. a wrong current password.",
+  ),
+  rateLimited: kind(
+    "rate-limited",
+    429,
+    "Too many requests",
+    "Slow down: retry after the number of seconds in `Retry-After`; `RateLimit-Policy` names the limit.",
   ),
   internal: kind(
     "internal",
@@ -181,5 +189,18 @@ export class ServiceUnavailableError extends AppError {
     options: Pick<AppErrorOptions, "cause" | "extensions"> = {},
   ) {
     super(problemKinds.unavailable, detail, { ...options, headers: { "Retry-After": String(retryAfterSeconds) } });
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(policy: RateLimitPolicy) {
+    super(problemKinds.rateLimited, `Too many requests for the "${policy.name}" limit; retry later.`, {
+      headers: {
+        // The binding does not say when its window ends, so the whole period is the honest bound.
+        "Retry-After": String(policy.periodSeconds),
+        "RateLimit-Policy": policyHeader(policy),
+        RateLimit: `"${policy.name}";r=0;t=${policy.periodSeconds}`,
+      },
+    });
   }
 }

@@ -22,7 +22,7 @@ for (const kind of Object.values(problemKinds)) {
 /** OpenAPI response entries for the problem statuses a route can answer with (plus 500 and 503). */
 export function problemResponses(...statuses: number[]) {
   return Object.fromEntries(
-    [...statuses, 500, 503].map((status) => [
+    [...statuses, 429, 500, 503].map((status) => [
       status,
       {
         description: byStatus.get(status) ?? "Error",

@@ -13,7 +13,12 @@ export function isWellFormedToken(token: string): boolean {
   return TOKEN_FORMAT.test(token);
 }
 
-/** What is stored and looked up instead of the token: its SHA-256, base64url. */
-export async function hashSessionToken(token: string): Promise<string> {
-  return toBase64Url(await crypto.subtle.digest("SHA-256", utf8(token)));
+/** SHA-256 of a text, base64url: how secrets and personal data become keys. */
+export async function sha256(text: string): Promise<string> {
+  return toBase64Url(await crypto.subtle.digest("SHA-256", utf8(text)));
+}
+
+/** What is stored and looked up instead of the token: its SHA-256. */
+export function hashSessionToken(token: string): Promise<string> {
+  return sha256(token);
 }

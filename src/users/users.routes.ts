@@ -2,7 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { matchesIfNoneMatch, representationHeaders, versionsFromIfMatch } from "../lib/conditional";
 import { bearerSecurity, jsonBody, problemResponses } from "../lib/openapi";
 import { createRouter } from "../lib/router";
+import { rateLimitPolicies } from "../limits/policies";
 import { optionalAuth, requireAuth } from "../middleware/authenticate";
+import { anonymousClientAddress, rateLimit } from "../middleware/rate-limit";
 import {
   CreateUserBodySchema,
   encodeCursor,
@@ -43,7 +45,7 @@ const createUser = createRoute({
   summary: "Create a user",
   description:
     "Open to anyone while sign-up is open (`SIGNUP_OPEN`), else to admins. Only admins may send `role` or `status`.",
-  middleware: [optionalAuth()] as const,
+  middleware: [rateLimit(rateLimitPolicies.signupPerClient, anonymousClientAddress), optionalAuth()] as const,
   security: [{}, ...bearerSecurity],
   request: { body: jsonBody(CreateUserBodySchema, "The new user") },
   responses: {
@@ -53,7 +55,7 @@ const createUser = createRoute({
         Location: z.string().openapi({ example: "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" }),
       }),
     },
-    ...problemResponses(400, 401, 403, 409, 413, 415),
+    ...problemResponses(400, 401, 403, 409, 413, 415, 429),
   },
 });
 

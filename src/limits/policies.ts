@@ -1,0 +1,23 @@
+/**
+ * The rate limits, as configured in wrangler.toml `[[ratelimits]]`. The binding enforces them;
+ * this table is what the Worker tells clients (RateLimit-Policy, Retry-After).
+ */
+export type RateLimitPolicy = {
+  /** The policy's name in RateLimit headers. */
+  name: string;
+  binding: "LOGIN_IP_LIMITER" | "LOGIN_ACCOUNT_LIMITER" | "SIGNUP_IP_LIMITER" | "API_LIMITER";
+  limit: number;
+  periodSeconds: 10 | 60;
+};
+
+export const rateLimitPolicies = {
+  loginPerClient: { name: "login-ip", binding: "LOGIN_IP_LIMITER", limit: 10, periodSeconds: 60 },
+  loginPerAccount: { name: "login-account", binding: "LOGIN_ACCOUNT_LIMITER", limit: 5, periodSeconds: 60 },
+  signupPerClient: { name: "signup-ip", binding: "SIGNUP_IP_LIMITER", limit: 5, periodSeconds: 60 },
+  api: { name: "api", binding: "API_LIMITER", limit: 300, periodSeconds: 60 },
+} as const satisfies Record<string, RateLimitPolicy>;
+
+/** `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): `"login-ip";q=10;w=60`. */
+export function policyHeader(policy: RateLimitPolicy): string {
+  return `"${policy.name}";q=${policy.limit};w=${policy.periodSeconds}`;
+}
