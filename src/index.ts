@@ -20,6 +20,11 @@ export default {
     });
     const purged = (await services.purger?.drain(new Date())) ?? 0;
     const removed = await services.auth.pruneExpiredSessions();
-    log("info", "housekeeping done", { stalePurged: purged, expiredSessionsRemoved: removed });
+    const forgotten = await services.idempotency.pruneExpired();
+    log("info", "housekeeping done", {
+      stalePurged: purged,
+      expiredSessionsRemoved: removed,
+      expiredIdempotencyKeysRemoved: forgotten,
+    });
   },
 } satisfies ExportedHandler<Bindings>;

@@ -9,6 +9,8 @@ import { createD1Database } from "./db/d1";
 import { createStalePurgesRepository } from "./db/stale-purges";
 import type { AppConfig, Bindings } from "./env";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
+import { createIdempotencyRepository } from "./idempotency/idempotency.repository";
+import { createIdempotencyService, type IdempotencyService } from "./idempotency/idempotency.service";
 import { instrumentD1, instrumentKV } from "./lib/instrument";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
@@ -24,6 +26,7 @@ export type Services = {
   /** Null when the cache is off (CACHE_ENABLED=false). */
   purger: Purger | null;
   limiter: RateLimiter;
+  idempotency: IdempotencyService;
 };
 
 /** What lives as long as the isolate: the memory tier and the hasher (its imported pepper key). */
@@ -99,6 +102,7 @@ export function createServices({ env, config, metrics, defer }: RequestScope): S
     users: createUsersService({ users, hasher, config }),
     auth: createAuthService({ users, sessions, hasher, config, limiter }),
     limiter,
+    idempotency: createIdempotencyService(createIdempotencyRepository(db)),
     readiness: createReadinessProbe({ database: env.DB, cache: env.CACHE }),
     purger,
   };

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { roles, statuses } from "../users/users.model";
 
 export const users = sqliteTable(
@@ -63,6 +63,31 @@ export const stalePurges = sqliteTable(
     recordedAt: integer("recorded_at", { mode: "timestamp_ms" }).notNull(),
   },
   (table) => [index("stale_purges_recorded_at_idx").on(table.recordedAt)],
+);
+
+/**
+ * Idempotency-Key records for POST /api/users: reserved before the work, completed with the
+ * response in the same D1 batch as the write, replayed for a retry, forgotten after 24 hours.
+ */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    /** Whose key it is: `user:<id>` for an authenticated caller, `ip:<address>` otherwise. */
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    /** SHA-256 of the request (method, path, validated body), to refuse the key on another request. */
+    fingerprint: text("fingerprint").notNull(),
+    state: text("state", { enum: ["in_flight", "completed"] }).notNull(),
+    responseStatus: integer("response_status"),
+    responseHeaders: text("response_headers", { mode: "json" }).$type<Record<string, string>>(),
+    responseBody: text("response_body"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.scope, table.key] }),
+    index("idempotency_keys_expires_at_idx").on(table.expiresAt),
+  ],
 );
 
 export type UserRow = typeof users.$inferSelect;

@@ -1,4 +1,4 @@
-import type { NewUserRow } from "../db/schema";
+import type { UserRow } from "../db/schema";
 import { newId } from "../lib/ids";
 
 export const roles = ["admin", "member"] as const;
@@ -26,7 +26,7 @@ export type NewUser = Pick<User, "email" | "username" | "name"> & Partial<Pick<U
 export const USER_NOT_FOUND = "No user with this id.";
 
 /** The row for a new user; the one place that decides ids, defaults and timestamps (API and CLIs). */
-export function newUserRow(user: NewUser, passwordHash: string, at: Date): NewUserRow {
+export function newUserRow(user: NewUser, passwordHash: string, at: Date): UserRow {
   return {
     id: newId(),
     email: user.email,
@@ -39,4 +39,9 @@ export function newUserRow(user: NewUser, passwordHash: string, at: Date): NewUs
     updatedAt: at,
     version: 1,
   };
+}
+
+/** The user a row describes, without its password hash. */
+export function userOf({ passwordHash: _passwordHash, ...user }: UserRow): User {
+  return user;
 }

@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { uniqueViolationColumn } from "../db/errors";
 import { type NewUserRow, sessions, type UserRow, users } from "../db/schema";
 import { recordStaleSessions, recordStaleUser } from "../db/stale-purges";
+import { completeIdempotencyStatement, type StoredResponse } from "../idempotency/idempotency.repository";
 import { ConflictError } from "../lib/errors";
 import type { Role, User, UserStatus } from "./users.model";
 
@@ -52,8 +53,11 @@ export type UsersRepository = {
   findCredentialsByEmail(email: string): Promise<UserCredentials | null>;
   /** Newest first, keyset-paginated on (createdAt, id). */
   list(filter: UserListFilter): Promise<User[]>;
-  /** Throws ConflictError when the email or username is taken. */
-  insert(row: NewUserRow): Promise<User>;
+  /**
+   * Throws ConflictError when the email or username is taken. With `idempotency`, the reserved
+   * Idempotency-Key is completed with its response in the same batch as the insert.
+   */
+  insert(row: NewUserRow, options?: { idempotency?: IdempotencyCompletion }): Promise<User>;
   /** Applies the changes and bumps the version, atomically with the session revocation asked for. */
   update(id: string, changes: UserChanges, options?: UpdateOptions): Promise<UpdateOutcome>;
   /** Deletes the user (sessions go with it by cascade), unless it is the last active admin. */
@@ -61,6 +65,8 @@ export type UsersRepository = {
   /** Replaces the password hash only if it is still `expected` (a re-hash racing a password change loses). */
   replacePasswordHash(id: string, expected: string, replacement: string): Promise<void>;
 };
+
+export type IdempotencyCompletion = { scope: string; key: string; response: StoredResponse };
 
 export type UsersRepositoryOptions = {
   /** Record the cache keys each write makes stale, in the write's own batch (see db/stale-purges.ts). */
@@ -144,9 +150,13 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
         .all();
     },
 
-    async insert(row) {
+    async insert(row, { idempotency } = {}) {
+      const insert = db.insert(users).values(row).returning(userColumns);
       try {
-        return await db.insert(users).values(row).returning(userColumns).get();
+        if (!idempotency) return await insert.get();
+        const { scope, key, response } = idempotency;
+        const [inserted] = await runBatch(db, [insert, completeIdempotencyStatement(db, scope, key, response)]);
+        return (inserted as User[])[0] as User;
       } catch (error) {
         throw toConflict(error);
       }

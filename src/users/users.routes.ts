@@ -1,10 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { StoredResponse } from "../idempotency/idempotency.repository";
+import { requestFingerprint } from "../idempotency/idempotency.service";
 import { matchesIfNoneMatch, representationHeaders, versionsFromIfMatch } from "../lib/conditional";
 import { bearerSecurity, jsonBody, problemResponses } from "../lib/openapi";
 import { createRouter } from "../lib/router";
 import { rateLimitPolicies } from "../limits/policies";
 import { optionalAuth, requireAuth } from "../middleware/authenticate";
-import { anonymousClientAddress, rateLimit } from "../middleware/rate-limit";
+import { anonymousClientAddress, clientAddress, rateLimit } from "../middleware/rate-limit";
+import type { User } from "./users.model";
 import {
   CreateUserBodySchema,
   encodeCursor,
@@ -15,6 +19,7 @@ import {
   UserIdParamsSchema,
   UserListSchema,
   UserSchema,
+  type UserView,
   UserViewSchema,
 } from "./users.schemas";
 
@@ -30,6 +35,18 @@ const representationHeadersSchema = z.object({
 function userResponse<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } }, headers: representationHeadersSchema };
 }
+
+/** IETF draft `Idempotency-Key`: a structured-field string; the quotes are optional here. */
+const IdempotencyKeySchema = z
+  .string()
+  .regex(/^(?:"[\x21\x23-\x7e]{1,255}"|[\x21\x23-\x7e]{1,255})$/, "1 to 255 visible ASCII characters")
+  .transform((value) => value.replace(/^"(.*)"$/, "$1"))
+  .optional()
+  .openapi({
+    description:
+      "Makes the creation safe to retry for 24 hours: a retry with the same key and body gets the first response (`Idempotent-Replayed: true`) and creates nothing; the same key with another body is 422; while the first is still running, 409. Keys are scoped to the caller.",
+    example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+  });
 
 const IfMatchHeaders = z.object({
   "if-match": z.string().optional().openapi({
@@ -47,7 +64,10 @@ const createUser = createRoute({
     "Open to anyone while sign-up is open (`SIGNUP_OPEN`), else to admins. Only admins may send `role` or `status`.",
   middleware: [rateLimit(rateLimitPolicies.signupPerClient, anonymousClientAddress), optionalAuth()] as const,
   security: [{}, ...bearerSecurity],
-  request: { body: jsonBody(CreateUserBodySchema, "The new user") },
+  request: {
+    headers: z.object({ "idempotency-key": IdempotencyKeySchema }),
+    body: jsonBody(CreateUserBodySchema, "The new user"),
+  },
   responses: {
     201: {
       ...userResponse(UserSchema, "Created"),
@@ -55,7 +75,7 @@ const createUser = createRoute({
         Location: z.string().openapi({ example: "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" }),
       }),
     },
-    ...problemResponses(400, 401, 403, 409, 413, 415, 429),
+    ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429),
   },
 });
 
@@ -129,11 +149,25 @@ const deleteUser = createRoute({
 
 export const usersRouter = createRouter()
   .openapi(createUser, async (c) => {
-    const user = await c.var.services.users.create(c.var.actor, c.req.valid("json"));
-    return c.json(toUserView(user), 201, {
-      ...representationHeaders(user.version, "full", c.var.config.publicCacheTtlSeconds),
-      Location: `/api/users/${user.id}`,
+    const { actor, services, config } = c.var;
+    const input = c.req.valid("json");
+    const respond = (user: User): StoredResponse => ({
+      status: 201,
+      headers: {
+        ...representationHeaders(user.version, "full", config.publicCacheTtlSeconds),
+        Location: `/api/users/${user.id}`,
+      },
+      body: JSON.stringify(toUserView(user)),
     });
+    const key = c.req.valid("header")["idempotency-key"];
+    if (key === undefined) return send(c, respond(await services.users.create(actor, input)));
+
+    const scope = actor ? `user:${actor.user.id}` : `ip:${clientAddress(c)}`;
+    const claim = { scope, key, fingerprint: await requestFingerprint("POST", "/api/users", input) };
+    const { response, replayed } = await services.idempotency.run(claim, async () =>
+      respond(await services.users.create(actor, input, { idempotency: { scope, key, respond } })),
+    );
+    return send(c, response, replayed ? { "Idempotent-Replayed": "true" } : {});
   })
   .openapi(listUsers, async (c) => {
     const { limit, cursor, role, status, q } = c.req.valid("query");
@@ -167,3 +201,8 @@ export const usersRouter = createRouter()
     await c.var.services.users.delete(c.var.actor, c.req.valid("param").id, precondition);
     return c.body(null, 204);
   });
+
+/** Sends a stored (or just stored) creation response exactly as it was recorded. */
+function send(c: Context, response: StoredResponse, extraHeaders: Record<string, string> = {}) {
+  return c.json(JSON.parse(response.body) as UserView, 201, { ...response.headers, ...extraHeaders });
+}

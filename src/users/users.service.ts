@@ -1,5 +1,6 @@
 import { type Actor, isAdmin, isSelf } from "../auth/actor";
 import type { AppConfig } from "../env";
+import type { StoredResponse } from "../idempotency/idempotency.repository";
 import {
   type AppError,
   ConflictError,
@@ -12,9 +13,17 @@ import {
 } from "../lib/errors";
 import { ID_PATTERN } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
-import { newUserRow, USER_NOT_FOUND, type User } from "./users.model";
+import { newUserRow, USER_NOT_FOUND, type User, userOf } from "./users.model";
 import type { UserChanges, UserListFilter, UsersRepository } from "./users.repository";
 import type { CreateUserInput, UpdateUserInput } from "./users.schemas";
+
+/**
+ * An Idempotency-Key reserved for this creation: `respond` renders the response to store with the
+ * new user, in the same atomic write.
+ */
+export type CreateOptions = {
+  idempotency?: { scope: string; key: string; respond: (user: User) => StoredResponse } | undefined;
+};
 
 /** From `If-Match`: the write happens only if the user is at one of these versions (else 412). */
 export type Precondition = { versions: number[] };
@@ -23,7 +32,7 @@ export type UserReadResult = { user: User; view: "full" | "public" };
 export type UserPage = { users: User[]; hasMore: boolean };
 
 export type UsersService = {
-  create(actor: Actor | null, input: CreateUserInput): Promise<User>;
+  create(actor: Actor | null, input: CreateUserInput, options?: CreateOptions): Promise<User>;
   get(actor: Actor | null, id: string): Promise<UserReadResult>;
   list(actor: Actor, filter: UserListFilter): Promise<UserPage>;
   update(actor: Actor, id: string, input: UpdateUserInput, precondition?: Precondition): Promise<User>;
@@ -45,7 +54,7 @@ export function createUsersService({ users, hasher, config, now = () => new Date
   }
 
   return {
-    async create(actor, input) {
+    async create(actor, input, options) {
       if (!config.signupOpen && !isAdmin(actor)) {
         if (!actor) throw new UnauthorizedError("Sign-up is closed; an admin must create users.");
         throw new ForbiddenError("Sign-up is closed; only admins may create users.");
@@ -53,7 +62,11 @@ export function createUsersService({ users, hasher, config, now = () => new Date
       if ((input.role !== undefined || input.status !== undefined) && !isAdmin(actor)) {
         throw new ForbiddenError("Only admins may set role or status.");
       }
-      return users.insert(newUserRow(input, await hasher.hash(input.password), now()));
+      const row = newUserRow(input, await hasher.hash(input.password), now());
+      const idempotency = options?.idempotency;
+      if (!idempotency) return users.insert(row);
+      const { scope, key, respond } = idempotency;
+      return users.insert(row, { idempotency: { scope, key, response: respond(userOf(row)) } });
     },
 
     async get(actor, id) {

@@ -1,0 +1,106 @@
+import { and, eq, lte, or } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { idempotencyKeys } from "../db/schema";
+
+/** A response as it is stored and replayed. */
+export type StoredResponse = { status: number; headers: Record<string, string>; body: string };
+
+export type IdempotencyClaim = { scope: string; key: string; fingerprint: string };
+
+export type Reservation =
+  | { outcome: "reserved" }
+  | { outcome: "replay"; response: StoredResponse }
+  | { outcome: "in_flight" }
+  | { outcome: "mismatch" };
+
+export type IdempotencyRepository = {
+  /**
+   * Claims the key for this request, atomically. A key that expired, or whose first request never
+   * finished within `abandonedAfterMs`, is taken over.
+   */
+  reserve(
+    claim: IdempotencyClaim,
+    options: { now: Date; ttlMs: number; abandonedAfterMs: number },
+  ): Promise<Reservation>;
+  /** Gives the key back after a failed attempt, so a retry can run again. */
+  release(claim: Pick<IdempotencyClaim, "scope" | "key">): Promise<void>;
+  deleteExpired(now: Date): Promise<number>;
+};
+
+export function createIdempotencyRepository(db: Db): IdempotencyRepository {
+  const where = (scope: string, key: string) => and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key));
+
+  return {
+    async reserve({ scope, key, fingerprint }, { now, ttlMs, abandonedAfterMs }) {
+      const fresh = {
+        scope,
+        key,
+        fingerprint,
+        state: "in_flight" as const,
+        responseStatus: null,
+        responseHeaders: null,
+        responseBody: null,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + ttlMs),
+      };
+      const claimed = await db
+        .insert(idempotencyKeys)
+        .values(fresh)
+        .onConflictDoUpdate({
+          target: [idempotencyKeys.scope, idempotencyKeys.key],
+          set: { ...fresh, scope: undefined, key: undefined },
+          setWhere: or(
+            lte(idempotencyKeys.expiresAt, now),
+            and(
+              eq(idempotencyKeys.state, "in_flight"),
+              lte(idempotencyKeys.createdAt, new Date(now.getTime() - abandonedAfterMs)),
+            ),
+          ),
+        })
+        .returning({ key: idempotencyKeys.key })
+        .get();
+      if (claimed) return { outcome: "reserved" };
+
+      const existing = await db.select().from(idempotencyKeys).where(where(scope, key)).get();
+      if (!existing) return this.reserve({ scope, key, fingerprint }, { now, ttlMs, abandonedAfterMs });
+      if (existing.fingerprint !== fingerprint) return { outcome: "mismatch" };
+      if (existing.state === "in_flight") return { outcome: "in_flight" };
+      return {
+        outcome: "replay",
+        response: {
+          status: existing.responseStatus ?? 200,
+          headers: existing.responseHeaders ?? {},
+          body: existing.responseBody ?? "",
+        },
+      };
+    },
+
+    async release({ scope, key }) {
+      await db
+        .delete(idempotencyKeys)
+        .where(and(where(scope, key), eq(idempotencyKeys.state, "in_flight")))
+        .run();
+    },
+
+    async deleteExpired(now) {
+      const result = await db.delete(idempotencyKeys).where(lte(idempotencyKeys.expiresAt, now)).run();
+      return result.meta.changes;
+    },
+  };
+}
+
+/**
+ * The statement that completes a reservation with its response. It runs in the same D1 batch as
+ * the write it answers for, so either both happen or neither does.
+ */
+export function completeIdempotencyStatement(db: Db, scope: string, key: string, response: StoredResponse) {
+  return db
+    .update(idempotencyKeys)
+    .set({
+      state: "completed",
+      responseStatus: response.status,
+      responseHeaders: response.headers,
+      responseBody: response.body,
+    })
+    .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key), eq(idempotencyKeys.state, "in_flight")));
+}

@@ -1,0 +1,70 @@
+import { rootCauseMessage } from "../db/errors";
+import { ConflictError, UnprocessableError } from "../lib/errors";
+import { log } from "../lib/log";
+import { sha256 } from "../lib/tokens";
+import type { IdempotencyClaim, IdempotencyRepository, StoredResponse } from "./idempotency.repository";
+
+/** How long a key is remembered (the IETF draft suggests 24 hours). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** A first request that has not finished after this long is considered dead; a retry may take over. */
+const ABANDONED_AFTER_MS = 60_000;
+
+export type IdempotencyService = {
+  /**
+   * Runs `work` at most once per claim (caller + Idempotency-Key). A retry of a finished request
+   * gets its stored response back (`replayed`); a retry while the first is still running is a 409;
+   * the same key on a different request is a 422. `work` must store its response atomically with
+   * its write (see completeIdempotencyStatement); if it fails, the key is released.
+   */
+  run(
+    claim: IdempotencyClaim,
+    work: () => Promise<StoredResponse>,
+  ): Promise<{ response: StoredResponse; replayed: boolean }>;
+  pruneExpired(): Promise<number>;
+};
+
+export function createIdempotencyService(
+  repository: IdempotencyRepository,
+  now: () => Date = () => new Date(),
+): IdempotencyService {
+  return {
+    async run(claim, work) {
+      const reservation = await repository.reserve(claim, {
+        now: now(),
+        ttlMs: IDEMPOTENCY_TTL_MS,
+        abandonedAfterMs: ABANDONED_AFTER_MS,
+      });
+      if (reservation.outcome === "replay") return { response: reservation.response, replayed: true };
+      if (reservation.outcome === "in_flight") {
+        throw new ConflictError("A request with this Idempotency-Key is still being processed; retry shortly.");
+      }
+      if (reservation.outcome === "mismatch") {
+        throw new UnprocessableError("This Idempotency-Key was already used for a different request.");
+      }
+      try {
+        return { response: await work(), replayed: false };
+      } catch (error) {
+        await repository.release(claim).catch((releaseError: unknown) => {
+          log("warn", "idempotency key not released; it frees itself after a minute", {
+            error: rootCauseMessage(releaseError),
+          });
+        });
+        throw error;
+      }
+    },
+
+    pruneExpired() {
+      return repository.deleteExpired(now());
+    },
+  };
+}
+
+/** Canonical JSON (sorted keys) of a request's method, path and validated body, hashed. */
+export async function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
+  const canonical = JSON.stringify(body, (_, value: unknown) =>
+    value && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : value,
+  );
+  return sha256(`${method} ${path}\n${canonical}`);
+}
