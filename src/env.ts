@@ -17,6 +17,7 @@ export type AppConfig = {
   cacheEnabled: boolean;
   memoryCacheTtlSeconds: number;
   cacheRepurgeDelayMs: number;
+  dbTimeoutMs: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
 };
@@ -44,6 +45,7 @@ const ConfigSchema = z.object({
   CACHE_ENABLED: flag.default(true),
   MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
   CACHE_REPURGE_DELAY_MS: z.coerce.number().int().min(0).max(20_000).default(2000),
+  DB_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(5000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
 });
@@ -67,6 +69,7 @@ export function readConfig(env: Bindings): AppConfig {
     cacheEnabled: result.data.CACHE_ENABLED,
     memoryCacheTtlSeconds: result.data.MEMORY_CACHE_TTL_SECONDS,
     cacheRepurgeDelayMs: result.data.CACHE_REPURGE_DELAY_MS,
+    dbTimeoutMs: result.data.DB_TIMEOUT_MS,
     logLevel: result.data.LOG_LEVEL,
     logFormat: result.data.LOG_FORMAT,
   };

@@ -69,7 +69,7 @@ export type RequestScope = {
  */
 export function createServices({ env, config, metrics, defer }: RequestScope): Services {
   const { memory, hasher } = isolateState(env, config);
-  const db = createD1Database(instrumentD1(env.DB, metrics));
+  const db = createD1Database(instrumentD1(env.DB, metrics, { timeoutMs: config.dbTimeoutMs }));
   const recordStale = config.cacheEnabled;
   let users: UsersRepository = createUsersRepository(db, { recordStale });
   let sessions: SessionsRepository = createSessionsRepository(db, { recordStale });

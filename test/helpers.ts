@@ -248,3 +248,33 @@ export function serverTiming(response: Response): Record<string, { dur?: number;
   }
   return metrics;
 }
+
+/** A D1 binding that never answers (a hung connection). */
+export function hangingD1(): D1Database {
+  const never = () => new Promise(() => {});
+  const statement = { bind: () => statement, first: never, all: never, run: never, raw: never };
+  return { prepare: () => statement, batch: never, exec: never } as unknown as D1Database;
+}
+
+/**
+ * The real D1 for reads, failing every write the way an unreachable primary does: what a
+ * request meets when D1 goes down between its reads and its write.
+ */
+export function d1RefusingWrites(binding: D1Database = env.DB): D1Database {
+  const refuse = () => Promise.reject(new Error("D1_ERROR: Network connection lost."));
+  const isWrite = (query: string) => /^\s*(insert|update|delete|replace)/i.test(query);
+  const wrap = (inner: D1PreparedStatement, write: boolean): D1PreparedStatement =>
+    ({
+      inner,
+      bind: (...values: unknown[]) => wrap(inner.bind(...values), write),
+      first: (column?: string) => (write ? refuse() : column ? inner.first(column) : inner.first()),
+      all: () => (write ? refuse() : inner.all()),
+      run: () => (write ? refuse() : inner.run()),
+      raw: (options?: { columnNames?: boolean }) => (write ? refuse() : inner.raw(options as { columnNames: false })),
+    }) as unknown as D1PreparedStatement;
+  return {
+    prepare: (query: string) => wrap(binding.prepare(query), isWrite(query)),
+    batch: refuse,
+    exec: refuse,
+  } as unknown as D1Database;
+}

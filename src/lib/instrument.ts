@@ -4,41 +4,52 @@ import type { RequestMetrics } from "./metrics";
  * Bindings that report each call to the request's metrics. They are the seams where database
  * and KV work is counted and timed; the application uses them exactly like the real bindings.
  */
+type Timed = <T>(queries: number, run: () => Promise<T>) => Promise<T>;
+
 class MeasuredStatement {
   constructor(
     readonly inner: D1PreparedStatement,
-    private readonly metrics: RequestMetrics,
+    private readonly timed: Timed,
   ) {}
 
   bind(...values: unknown[]): MeasuredStatement {
-    return new MeasuredStatement(this.inner.bind(...values), this.metrics);
+    return new MeasuredStatement(this.inner.bind(...values), this.timed);
   }
 
   first<T>(column?: string): Promise<T | null> {
-    return this.metrics.timeDb(1, () => (column === undefined ? this.inner.first<T>() : this.inner.first<T>(column)));
+    return this.timed(1, () => (column === undefined ? this.inner.first<T>() : this.inner.first<T>(column)));
   }
 
   all<T>(): Promise<D1Result<T>> {
-    return this.metrics.timeDb(1, () => this.inner.all<T>());
+    return this.timed(1, () => this.inner.all<T>());
   }
 
   run<T>(): Promise<D1Result<T>> {
-    return this.metrics.timeDb(1, () => this.inner.run<T>());
+    return this.timed(1, () => this.inner.run<T>());
   }
 
   raw<T>(options?: { columnNames?: boolean }): Promise<T[]> {
-    return this.metrics.timeDb(1, () => this.inner.raw<T>(options as { columnNames: false }));
+    return this.timed(1, () => this.inner.raw<T>(options as { columnNames: false }));
   }
 }
 
-export function instrumentD1(binding: D1Database, metrics: RequestMetrics): D1Database {
+/**
+ * D1 measured per request, and bounded: a call that has not answered after `timeoutMs` fails like
+ * an unreachable D1 (a 503 to the client). A write that timed out may still land; clients retry
+ * creations with an Idempotency-Key, and every other write is idempotent or guarded by If-Match.
+ */
+export function instrumentD1(
+  binding: D1Database,
+  metrics: RequestMetrics,
+  { timeoutMs }: { timeoutMs: number },
+): D1Database {
+  const timed: Timed = (queries, run) => metrics.timeDb(queries, () => withTimeout(run(), timeoutMs));
   const unwrap = (statement: D1PreparedStatement) =>
     statement instanceof MeasuredStatement ? statement.inner : statement;
   const measured = {
-    prepare: (query: string) => new MeasuredStatement(binding.prepare(query), metrics),
-    batch: (statements: D1PreparedStatement[]) =>
-      metrics.timeDb(statements.length, () => binding.batch(statements.map(unwrap))),
-    exec: (query: string) => metrics.timeDb(1, () => binding.exec(query)),
+    prepare: (query: string) => new MeasuredStatement(binding.prepare(query), timed),
+    batch: (statements: D1PreparedStatement[]) => timed(statements.length, () => binding.batch(statements.map(unwrap))),
+    exec: (query: string) => timed(1, () => binding.exec(query)),
     withSession: (constraint?: string) => binding.withSession(constraint),
     dump: () => binding.dump(),
   };
@@ -56,4 +67,16 @@ export function instrumentKV(binding: KVNamespace, metrics: RequestMetrics): KVN
     list: (options?: KVNamespaceListOptions) => metrics.timeKv(() => binding.list(options)),
   };
   return measured as unknown as KVNamespace;
+}
+
+async function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`D1_ERROR: no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }
