@@ -9,6 +9,7 @@ import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError, problemKind
 import { MAX_BODY_BYTES, problemResponse, toAppError } from "./lib/problem";
 import { createRouter } from "./lib/router";
 import { rateLimitPolicies } from "./limits/policies";
+import { corsFromConfig, securityHeaders } from "./middleware/edge-security";
 import { requireJsonBodies } from "./middleware/json-body";
 import { callerKey, rateLimit } from "./middleware/rate-limit";
 import { serverTimingMetrics } from "./middleware/server-timing";
@@ -38,6 +39,8 @@ export function createApp() {
 
   app.use(requestId());
   app.use(observeRequests());
+  app.use(securityHeaders());
+  app.use(corsFromConfig());
   app.use(timing({ totalDescription: "total" }));
   app.use(serverTimingMetrics());
   app.use(async function defaultCacheControl(c, next) {

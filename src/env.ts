@@ -18,6 +18,7 @@ export type AppConfig = {
   memoryCacheTtlSeconds: number;
   cacheRepurgeDelayMs: number;
   dbTimeoutMs: number;
+  corsAllowedOrigins: string[];
   logLevel: LogLevel;
   logFormat: LogFormat;
 };
@@ -45,6 +46,16 @@ const ConfigSchema = z.object({
   CACHE_ENABLED: flag.default(true),
   MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
   CACHE_REPURGE_DELAY_MS: z.coerce.number().int().min(0).max(20_000).default(2000),
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default("")
+    .transform((list) =>
+      list
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ message: "CORS_ALLOWED_ORIGINS lists origins such as https://app.example.com, never *" }))),
   DB_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(5000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
@@ -70,6 +81,7 @@ export function readConfig(env: Bindings): AppConfig {
     memoryCacheTtlSeconds: result.data.MEMORY_CACHE_TTL_SECONDS,
     cacheRepurgeDelayMs: result.data.CACHE_REPURGE_DELAY_MS,
     dbTimeoutMs: result.data.DB_TIMEOUT_MS,
+    corsAllowedOrigins: result.data.CORS_ALLOWED_ORIGINS.map((origin) => new URL(origin).origin),
     logLevel: result.data.LOG_LEVEL,
     logFormat: result.data.LOG_FORMAT,
   };
