@@ -27,6 +27,7 @@ const hostileText = fc.oneof(
     "\u0000",
     "\uD800",
     "{{7*7}}",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell-style payload, on purpose
     "${jndi:ldap://x}",
     "../../etc/passwd",
     "<script>alert(1)</script>",
