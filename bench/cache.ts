@@ -50,7 +50,7 @@ function median(values: number[]): number {
 }
 
 const scriptPath = buildWorker();
-const { mf, url, hosts } = await startWorkers(scriptPath);
+const { mf, url, hosts } = await startWorkers(scriptPath, { withoutApiLimiter: true });
 try {
   const json = async (method: string, path: string, body?: unknown, token?: string) => {
     const res = await fetch(new URL(path, url), {

@@ -1,12 +1,14 @@
 /**
- * Builds the Worker as `wrangler deploy` would, and runs it in one local workerd (Miniflare)
- * next to a bare hello-world Worker, so every figure has its ceiling measured in the same run.
+ * Builds the Worker as `wrangler deploy` would, and runs it in one local workerd (Miniflare) with
+ * the bindings wrangler.toml declares (D1, KV, rate limits, Analytics Engine), next to a bare
+ * hello-world Worker, so every figure has its ceiling measured in the same run.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { convertV4MiniflareOptions, type LegacyWorkerOptions, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -16,50 +18,61 @@ export function buildWorker(): string {
   return join(outdir, "index.js");
 }
 
-function wranglerVars(): Record<string, string> {
-  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
-  const vars = toml.split("[vars]")[1]?.split(/\n\[/)[0] ?? "";
-  return Object.fromEntries([...vars.matchAll(/^(\w+) = "([^"]*)"/gm)].map((match) => [match[1], match[2]]));
-}
-
-function compatibilityDate(): string {
-  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
-  return /^compatibility_date = "([^"]+)"/m.exec(toml)?.[1] ?? "2026-11-01";
-}
-
-export type Hosts = Record<string, string>;
+export type HarnessOptions = {
+  /** Vars to override (wrangler.toml's are the default). */
+  vars?: Record<string, string>;
+  /**
+   * Leave out the general API limiter (300/min per caller). Throughput runs send thousands of
+   * requests from one client, which that limit exists to stop; locally its binding is also a
+   * round trip to Miniflare's own service, which the edge keeps on the machine.
+   */
+  withoutApiLimiter?: boolean;
+};
 
 /**
- * One workerd with: `app` (the Worker as deployed), `app-nocache` (the same with
- * CACHE_ENABLED=false, sharing its D1) and `hello` (the ceiling). Routed by Host header.
+ * One workerd with `app` (the Worker as deployed), `app-nocache` (the same with
+ * CACHE_ENABLED=false, sharing its D1 and KV) and `hello` (the ceiling), routed by Host header.
+ * Logging is at warn: a benchmark measures the Worker, not a terminal printing a line per request.
  */
-export async function startWorkers(scriptPath: string, extraVars: Record<string, string> = {}) {
-  const shared = {
+export async function startWorkers(scriptPath: string, { vars = {}, withoutApiLimiter = false }: HarnessOptions = {}) {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
+  // The bundle is already built: wrangler's module rules for sources do not apply to it.
+  const { modulesRules: _modulesRules, ...fromConfig } = workerOptions as unknown as LegacyWorkerOptions & {
+    modulesRules?: unknown;
+    bindings?: Record<string, string>;
+    ratelimits?: Record<string, unknown>;
+  };
+  const { API_LIMITER: _apiLimiter, ...otherLimiters } = fromConfig.ratelimits ?? {};
+  const app = {
+    ...fromConfig,
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
-    compatibilityDate: compatibilityDate(),
-    d1Databases: { DB: "edge-users-bench" },
-    kvNamespaces: { CACHE: "edge-users-bench-cache" },
-  } satisfies Partial<LegacyWorkerOptions>;
-  const vars = { ...wranglerVars(), ...extraVars };
+    bindings: { ...fromConfig.bindings, LOG_LEVEL: "warn", ...vars },
+    ratelimits: withoutApiLimiter ? otherLimiters : fromConfig.ratelimits,
+  } as LegacyWorkerOptions;
   // Miniflare 5 takes a new options shape; the v4 shape (wrangler's own vocabulary) converts to it.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
       workers: [
-        { ...shared, name: "app", bindings: vars, routes: ["app.bench/*"] },
-        { ...shared, name: "app-nocache", bindings: { ...vars, CACHE_ENABLED: "false" }, routes: ["nocache.bench/*"] },
+        { ...app, name: "app", routes: ["app.bench/*"] },
+        {
+          ...app,
+          name: "app-nocache",
+          bindings: { ...(app.bindings as Record<string, string>), CACHE_ENABLED: "false" },
+          routes: ["nocache.bench/*"],
+        },
         {
           name: "hello",
           modules: true,
           script: 'export default { fetch() { return new Response("hello") } }',
-          compatibilityDate: compatibilityDate(),
+          compatibilityDate: app.compatibilityDate,
           routes: ["hello.bench/*"],
         },
       ],
-    }),
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   const url = await mf.ready;
   const db = await mf.getD1Database("DB", "app");

@@ -1,0 +1,201 @@
+/**
+ * npm run bench:load — a mixed load against the Worker as deployed (local workerd), then an audit
+ * of the database: every acknowledged write must be there exactly once, no 5xx may have appeared,
+ * and the sign-in and sign-up rate limits must have engaged for the clients that overran them.
+ */
+import { writeFileSync } from "node:fs";
+import autocannon from "autocannon";
+import { buildWorker, startWorkers } from "./lib/harness";
+
+const TOTAL_REQUESTS = 3000;
+const CONNECTIONS = 10;
+const PASSWORD = "load test passphrase";
+
+type Kind = "read-profile" | "read-me" | "login" | "login-wrong" | "create" | "patch";
+/** Deterministic mix: 60% reads, 15% sign-ins, 25% writes. */
+const schedule: Kind[] = [
+  ...Array<Kind>(8).fill("read-profile"),
+  ...Array<Kind>(4).fill("read-me"),
+  "login",
+  ...Array<Kind>(2).fill("login-wrong"),
+  ...Array<Kind>(3).fill("create"),
+  ...Array<Kind>(2).fill("patch"),
+];
+
+const scriptPath = buildWorker();
+const { mf, url, hosts } = await startWorkers(scriptPath);
+try {
+  const call = async (method: string, path: string, body?: unknown, token?: string, address = "198.18.0.1") => {
+    const res = await fetch(new URL(path, url), {
+      method,
+      headers: {
+        host: hosts.app,
+        "cf-connecting-ip": address,
+        ...(body ? { "content-type": "application/json" } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return (await res.json()) as Record<string, string>;
+  };
+  // A population to read and sign in with, each with its own session.
+  const population: { id: string; email: string; token: string }[] = [];
+  for (let i = 0; i < 20; i++) {
+    const email = `reader${i}@load.test`;
+    const user = await call(
+      "POST",
+      "/api/users",
+      { email, username: `reader${i}`, name: `Reader ${i}`, password: PASSWORD },
+      undefined,
+      `198.18.1.${i}`,
+    );
+    const { token } = await call("POST", "/api/auth/login", { email, password: PASSWORD }, undefined, `198.18.2.${i}`);
+    population.push({ id: user.id as string, email, token: token as string });
+  }
+
+  const acknowledged: { id: string; email: string }[] = [];
+  const byKind = new Map<Kind, Map<number, number>>();
+  let sequence = 0;
+  const perKind = new Map<Kind, number>();
+  /** The nth request of this kind: spreads each kind over its own set of client addresses. */
+  const nth = (kind: Kind) => {
+    const count = perKind.get(kind) ?? 0;
+    perKind.set(kind, count + 1);
+    return count;
+  };
+  const started = performance.now();
+
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    autocannon(
+      {
+        url: url.toString(),
+        connections: CONNECTIONS,
+        amount: TOTAL_REQUESTS,
+        requests: [
+          {
+            setupRequest: (request, state) => {
+              const context = state as Record<string, unknown>;
+              const n = sequence++;
+              const kind = schedule[n % schedule.length] as Kind;
+              const k = nth(kind);
+              const who = population[k % population.length] as (typeof population)[number];
+              context.kind = kind;
+              // Readers and writers come from many addresses (as in production); sign-ins from three.
+              const headers: Record<string, string> = {
+                host: hosts.app,
+                "content-type": "application/json",
+                "cf-connecting-ip": `198.18.5.${k % 200}`,
+              };
+              switch (kind) {
+                case "read-profile":
+                  return { ...request, method: "GET", path: `/api/users/${who.id}`, headers, body: undefined };
+                case "read-me":
+                  return {
+                    ...request,
+                    method: "GET",
+                    path: "/api/auth/me",
+                    headers: { ...headers, authorization: `Bearer ${who.token}` },
+                    body: undefined,
+                  };
+                case "login":
+                case "login-wrong": {
+                  // Three client addresses share all sign-ins, so the per-address limit must engage.
+                  const password = kind === "login" ? PASSWORD : "not the password";
+                  return {
+                    ...request,
+                    method: "POST",
+                    path: "/api/auth/login",
+                    headers: { ...headers, "cf-connecting-ip": `198.18.3.${k % 3}` },
+                    body: JSON.stringify({ email: who.email, password }),
+                  };
+                }
+                case "create": {
+                  // Twenty addresses sign up at ~30/min each: over the 5/min limit.
+                  const email = `load${n}@load.test`;
+                  context.email = email;
+                  return {
+                    ...request,
+                    method: "POST",
+                    path: "/api/users",
+                    headers: { ...headers, "cf-connecting-ip": `198.18.4.${k % 20}`, "idempotency-key": `load-${n}` },
+                    body: JSON.stringify({ email, username: `load${n}`, name: "Load", password: PASSWORD }),
+                  };
+                }
+                case "patch":
+                  return {
+                    ...request,
+                    method: "PATCH",
+                    path: `/api/users/${who.id}`,
+                    headers: { ...headers, authorization: `Bearer ${who.token}` },
+                    body: JSON.stringify({ name: `Reader ${n}` }),
+                  };
+              }
+            },
+            onResponse: (status, body, state) => {
+              const context = state as Record<string, unknown>;
+              const kind = context.kind as Kind;
+              const counts = byKind.get(kind) ?? new Map<number, number>();
+              counts.set(status, (counts.get(status) ?? 0) + 1);
+              byKind.set(kind, counts);
+              if (kind === "create" && status === 201) {
+                const user = JSON.parse(body) as { id: string; email: string };
+                acknowledged.push({ id: user.id, email: user.email });
+              }
+            },
+          },
+        ],
+      },
+      (error, finished) => (error ? reject(error) : resolve(finished)),
+    );
+  });
+  const seconds = (performance.now() - started) / 1000;
+
+  // The audit.
+  const db = await mf.getD1Database("DB", "app");
+  type Row = { id: string; email: string };
+  const rows = (await db.prepare("select id, email from users where email like 'load%@load.test'").all())
+    .results as Row[];
+  const stored = new Map(rows.map((row) => [row.email, row.id]));
+  const missing = acknowledged.filter((write) => stored.get(write.email) !== write.id);
+  const duplicates = rows.length - new Set(rows.map((row) => row.email)).size;
+  const unacknowledged = rows.filter((row) => !acknowledged.some((write) => write.email === row.email));
+  const statuses = Object.fromEntries([...byKind].map(([kind, counts]) => [kind, Object.fromEntries(counts)]));
+  const serverErrors = [...byKind.values()].flatMap((counts) => [...counts]).filter(([status]) => status >= 500);
+  const limited = (kind: Kind) => byKind.get(kind)?.get(429) ?? 0;
+
+  const report = {
+    date: new Date().toISOString(),
+    method: { requests: TOTAL_REQUESTS, connections: CONNECTIONS, mix: "60% reads, 15% sign-ins, 25% writes" },
+    requestsPerSecond: Math.round(result.requests.total / seconds),
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+    statuses,
+    audit: {
+      acknowledgedWrites: acknowledged.length,
+      storedWrites: rows.length,
+      missing: missing.length,
+      duplicates,
+      storedButNotAcknowledged: unacknowledged.length,
+      serverErrors: serverErrors.length,
+      signInsRateLimited: limited("login") + limited("login-wrong"),
+      signUpsRateLimited: limited("create"),
+    },
+  };
+  console.log(JSON.stringify(report, null, 2));
+  writeFileSync(new URL("./results/load.json", import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+
+  const failures = [
+    missing.length > 0 && `${missing.length} acknowledged writes are missing`,
+    duplicates > 0 && `${duplicates} writes are stored twice`,
+    serverErrors.length > 0 && `${serverErrors.length} 5xx answers`,
+    report.audit.signInsRateLimited === 0 && "the sign-in rate limit never engaged",
+    report.audit.signUpsRateLimited === 0 && "the sign-up rate limit never engaged",
+  ].filter(Boolean);
+  if (failures.length > 0) {
+    console.error(`load test FAILED: ${failures.join("; ")}`);
+    process.exitCode = 1;
+  } else {
+    console.log("load test passed: every acknowledged write stored once, no 5xx, limits engaged");
+  }
+} finally {
+  await mf.dispose();
+}
