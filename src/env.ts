@@ -45,7 +45,8 @@ const ConfigSchema = z.object({
   PASSWORD_PEPPER: z.string().min(16, "PASSWORD_PEPPER must be at least 16 characters").optional(),
   CACHE_ENABLED: flag.default(true),
   MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
-  CACHE_REPURGE_DELAY_MS: z.coerce.number().int().min(0).max(20_000).default(2000),
+  // Above 100 ms so reads have a fill window (half the delay, at most a second) to fill in.
+  CACHE_REPURGE_DELAY_MS: z.coerce.number().int().min(100).max(20_000).default(2000),
   CORS_ALLOWED_ORIGINS: z
     .string()
     .default("")

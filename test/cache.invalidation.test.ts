@@ -1,11 +1,26 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { app } from "../src/app";
+import { createCachedUsersRepository } from "../src/cache/cached-users.repository";
 import { cacheKeys } from "../src/cache/keys";
+import { createKvCache } from "../src/cache/kv-cache";
+import { createMemoryCache } from "../src/cache/memory-cache";
 import { readConfig } from "../src/env";
 import { RequestMetrics } from "../src/lib/metrics";
 import { hashSessionToken } from "../src/lib/tokens";
 import { createServices } from "../src/services";
-import { isolate, PASSWORD, seedSession, seedUser, serverTiming, signedIn } from "./helpers";
+import type { User } from "../src/users/users.model";
+import {
+  apiWith,
+  expectProblem,
+  isolate,
+  PASSWORD,
+  seedUser,
+  serverTiming,
+  signedInThroughApi,
+  usersRepository,
+} from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -18,27 +33,46 @@ async function warm(worker: ReturnType<typeof isolate>, id: string) {
   expect(serverTiming(res).cache).toEqual({ desc: "hit-memory" });
 }
 
-async function stalePurgeRows() {
-  return (await env.DB.prepare("select key from stale_purges").all<{ key: string }>()).results.map((row) => row.key);
+async function pendingPurges(prefix: string) {
+  const rows = await env.DB.prepare("select key from stale_purges where key like ?").bind(`${prefix}%`).all<{
+    key: string;
+  }>();
+  return rows.results.map((row) => row.key);
 }
 
+const sessionKey = async (token: string) => cacheKeys.session(await hashSessionToken(token));
+
 describe("every write purges what it made stale, in every tier it reaches", () => {
-  it("PATCH (name) → the writing isolate and every other one read the new profile at once", async () => {
-    const { user, token } = await signedIn("member");
+  it("PATCH → the writer's isolate reads the new profile at once; any isolate's next KV read does too", async () => {
+    const { user, token } = await signedInThroughApi("member");
     const [writer, other] = [isolate(), isolate()];
     await warm(writer, user.id);
-    await isolate().fetch("GET", `/api/users/${user.id}`);
+    await other.fetch("GET", `/api/users/${user.id}`, { token }); // the owner's view: KV, not memory
+    expect(await env.CACHE.get(cacheKeys.user(user.id))).not.toBeNull();
 
-    expect((await writer.fetch("PATCH", `/api/users/${user.id}`, { token, body: { name: "Renamed" } })).status).toBe(
-      200,
-    );
+    const patch = await writer.fetch("PATCH", `/api/users/${user.id}`, { token, body: { name: "Renamed" } });
+    expect(patch.status).toBe(200);
     expect(await (await writer.fetch("GET", `/api/users/${user.id}`)).json()).toMatchObject({ name: "Renamed" });
-    expect(await (await other.fetch("GET", `/api/users/${user.id}`)).json()).toMatchObject({ name: "Renamed" });
-    expect(await stalePurgeRows()).toEqual([]);
+    expect(await (await other.fetch("GET", `/api/users/${user.id}`, { token })).json()).toMatchObject({
+      name: "Renamed",
+    });
+    // The key stays in the outbox for the cron's third purge.
+    expect(await pendingPurges(cacheKeys.user(user.id))).toEqual([cacheKeys.user(user.id)]);
+  });
+
+  it("another isolate's memory copy of a public profile lasts at most MEMORY_CACHE_TTL_SECONDS", async () => {
+    const user = await seedUser({ name: "Before" });
+    const other = isolate({ MEMORY_CACHE_TTL_SECONDS: "1" });
+    await other.fetch("GET", `/api/users/${user.id}`);
+    await usersRepository.update(user.id, { name: "After", updatedAt: new Date() });
+    await env.CACHE.delete(cacheKeys.user(user.id));
+    expect(await (await other.fetch("GET", `/api/users/${user.id}`)).json()).toMatchObject({ name: "Before" });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await (await other.fetch("GET", `/api/users/${user.id}`)).json()).toMatchObject({ name: "After" });
   });
 
   it("DELETE → 404 from every isolate, and the user's tokens stop working", async () => {
-    const { user, token } = await signedIn("member");
+    const { user, token } = await signedInThroughApi("member");
     const [writer, other] = [isolate(), isolate()];
     await warm(writer, user.id);
     await other.fetch("GET", "/api/auth/me", { token });
@@ -47,18 +81,19 @@ describe("every write purges what it made stale, in every tier it reaches", () =
     expect((await isolate().fetch("GET", `/api/users/${user.id}`)).status).toBe(404);
     expect((await other.fetch("GET", "/api/auth/me", { token })).status).toBe(401);
     expect(await env.CACHE.get(cacheKeys.user(user.id))).toBeNull();
+    expect(await env.CACHE.get(await sessionKey(token))).toBeNull();
   });
 
-  it("disable → the user's cached sessions stop working at once, everywhere, and stay dead after re-enabling", async () => {
-    const { user, token } = await signedIn("member");
-    const { token: adminToken } = await signedIn("admin");
+  it("disable → the user's sessions stop working at once, everywhere, and stay dead after re-enabling", async () => {
+    const { user, token } = await signedInThroughApi("member");
+    const { token: adminToken } = await signedInThroughApi("admin");
     const other = isolate();
-    expect((await other.fetch("GET", "/api/auth/me", { token })).status).toBe(200);
     expect((await other.fetch("GET", "/api/auth/me", { token })).status).toBe(200);
 
     const disable = { token: adminToken, body: { status: "disabled" } };
     expect((await isolate().fetch("PATCH", `/api/users/${user.id}`, disable)).status).toBe(200);
     expect((await other.fetch("GET", "/api/auth/me", { token })).status).toBe(401);
+    expect(await env.CACHE.get(await sessionKey(token))).toBeNull();
 
     const enable = { token: adminToken, body: { status: "active" } };
     expect((await isolate().fetch("PATCH", `/api/users/${user.id}`, enable)).status).toBe(200);
@@ -66,8 +101,8 @@ describe("every write purges what it made stale, in every tier it reaches", () =
   });
 
   it("role change → takes effect on the very next request, from the cached session", async () => {
-    const { user, token } = await signedIn("member");
-    const { token: adminToken } = await signedIn("admin");
+    const { user, token } = await signedInThroughApi("member");
+    const { token: adminToken } = await signedInThroughApi("admin");
     const other = isolate();
     expect((await other.fetch("GET", "/api/users", { token })).status).toBe(403);
     await isolate().fetch("PATCH", `/api/users/${user.id}`, { token: adminToken, body: { role: "admin" } });
@@ -76,34 +111,33 @@ describe("every write purges what it made stale, in every tier it reaches", () =
     expect((await other.fetch("GET", "/api/users", { token })).status).toBe(403);
   });
 
-  it("logout → that token fails at once in every isolate; the session's KV entry is gone", async () => {
-    const { token } = await signedIn("member");
+  it("logout → that token fails at once in every isolate; its KV entry is gone", async () => {
+    const { token } = await signedInThroughApi("member");
     const other = isolate();
-    await other.fetch("GET", "/api/auth/me", { token });
     expect((await other.fetch("GET", "/api/auth/me", { token })).status).toBe(200);
     expect((await isolate().fetch("POST", "/api/auth/logout", { token })).status).toBe(204);
     expect((await other.fetch("GET", "/api/auth/me", { token })).status).toBe(401);
-    expect(await env.CACHE.get(cacheKeys.session(await hashSessionToken(token)))).toBeNull();
+    expect(await env.CACHE.get(await sessionKey(token))).toBeNull();
   });
 
-  it("password change → the other cached sessions fail at once; the one that made the change keeps working", async () => {
-    const { user, token } = await signedIn("member");
-    const second = await seedSession(user);
+  it("password change → the other sessions fail at once; the one that made the change keeps working", async () => {
+    const { user, token } = await signedInThroughApi("member");
+    const login = await isolate().fetch("POST", "/api/auth/login", { body: { email: user.email, password: PASSWORD } });
+    const { token: second } = (await login.json()) as { token: string };
     const other = isolate();
-    await other.fetch("GET", "/api/auth/me", { token: second.token });
-    expect((await other.fetch("GET", "/api/auth/me", { token: second.token })).status).toBe(200);
+    expect((await other.fetch("GET", "/api/auth/me", { token: second })).status).toBe(200);
     const change = { token, body: { password: NEW_PASSWORD, currentPassword: PASSWORD } };
     expect((await isolate().fetch("PATCH", `/api/users/${user.id}`, change)).status).toBe(200);
-    expect((await other.fetch("GET", "/api/auth/me", { token: second.token })).status).toBe(401);
+    expect((await other.fetch("GET", "/api/auth/me", { token: second })).status).toBe(401);
+    expect(await env.CACHE.get(await sessionKey(second))).toBeNull();
     expect((await other.fetch("GET", "/api/auth/me", { token })).status).toBe(200);
   });
 });
 
 describe("read-your-writes across the tiers", () => {
   it("the writer's own reads after a PATCH — /me, its full view, its public profile — all show the write", async () => {
-    const { user, token } = await signedIn("member");
+    const { user, token } = await signedInThroughApi("member");
     const [a, b] = [isolate(), isolate()];
-    // Fill every tier with the old state: sessions and users in KV, profiles in both memories.
     for (const worker of [a, b]) {
       await warm(worker, user.id);
       await worker.fetch("GET", "/api/auth/me", { token });
@@ -123,98 +157,141 @@ describe("read-your-writes across the tiers", () => {
   });
 });
 
-describe("stale fills and failed purges cannot outlive a write", () => {
-  it("an entry a racing read put into KV during the write is removed by the second purge", async () => {
-    const { user, token } = await signedIn("member");
-    const writer = isolate({ CACHE_REPURGE_DELAY_MS: "50" });
-    const stale = JSON.stringify({ ...user, createdAt: 0, updatedAt: 0, name: "Stale", version: 1 });
-    const { app } = await import("../src/app");
-    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
-    const ctx = createExecutionContext();
-    const bindings = { ...env, CACHE_REPURGE_DELAY_MS: "50" };
-    const res = await app.fetch(
-      new Request(`http://x/api/users/${user.id}`, {
-        method: "PATCH",
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ name: "Fresh" }),
-      }),
-      bindings,
-      ctx,
-    );
-    expect(res.status).toBe(200);
-    // The race: a read that began before the write commits fills KV after the first purge.
-    await env.CACHE.put(cacheKeys.user(user.id), stale);
-    await waitOnExecutionContext(ctx);
-    expect(await env.CACHE.get(cacheKeys.user(user.id))).toBeNull();
-    expect(await (await writer.fetch("GET", `/api/users/${user.id}`)).json()).toMatchObject({ name: "Fresh" });
-  });
-
-  it("a read whose database answer came too late does not fill KV", async () => {
-    const { createCachedUsersRepository } = await import("../src/cache/cached-users.repository");
-    const { createKvCache } = await import("../src/cache/kv-cache");
-    const { createMemoryCache } = await import("../src/cache/memory-cache");
-    const { usersRepository } = await import("./helpers");
-    const user = await seedUser();
-    const slow = {
+describe("a read that races a write cannot put the old value back for long", () => {
+  /** A users repository whose reads answer late: they read the row, then wait, like a slow network. */
+  function slowReads(delayMs: number) {
+    return {
       ...usersRepository,
       findById: async (id: string) => {
-        await new Promise((resolve) => setTimeout(resolve, 1100));
-        return usersRepository.findById(id);
+        const row = await usersRepository.findById(id);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return row;
       },
     };
-    const deferred: Promise<unknown>[] = [];
-    const cached = createCachedUsersRepository(slow, {
-      memory: createMemoryCache({ maxEntries: 10, ttlMs: 5000 }),
+  }
+
+  it("a fill from a read that began before the write is removed by the write's second purge", async () => {
+    const { user, token } = await signedInThroughApi("member");
+    const bindings = { ...env, CACHE_REPURGE_DELAY_MS: "600" };
+    // A read starts, fetches the old row, and fills KV 200 ms later: after the write's first purge.
+    const fills: Promise<unknown>[] = [];
+    const reader = createCachedUsersRepository(slowReads(200), {
+      memory: createMemoryCache<User>({ maxEntries: 10, ttlMs: 5000 }),
       kv: createKvCache(env.CACHE, { readTimeoutMs: 300 }),
       purger: { purge: async () => {}, drain: async () => 0 },
       metrics: new RequestMetrics(),
-      defer: (task) => deferred.push(task),
+      defer: (task) => void fills.push(task),
       kvTtlSeconds: 3600,
-      fillWindowMs: 1000,
+      fillWindowMs: 300,
     });
-    expect(await cached.findById(user.id)).toMatchObject({ id: user.id });
-    await Promise.all(deferred);
+    const racingRead = reader.findById(user.id);
+
+    const ctx = createExecutionContext();
+    const request = new Request(`http://x/api/users/${user.id}`, {
+      method: "PATCH",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Fresh" }),
+    });
+    expect((await app.fetch(request, bindings, ctx)).status).toBe(200);
+    expect(await racingRead).toMatchObject({ name: user.name });
+    await Promise.all(fills);
+    expect(await env.CACHE.get(cacheKeys.user(user.id), "json")).toMatchObject({ name: user.name }); // the race
+
+    await waitOnExecutionContext(ctx); // the second purge
     expect(await env.CACHE.get(cacheKeys.user(user.id))).toBeNull();
+    expect(await (await isolate().fetch("GET", `/api/users/${user.id}`)).json()).toMatchObject({ name: "Fresh" });
   });
 
-  it("with KV refusing writes, the write still succeeds; its purge waits in the outbox and the cron finishes it", async () => {
-    vi.spyOn(console, "warn").mockImplementation(() => {});
-    const { user, token } = await signedIn("member");
-    await isolate().fetch("GET", `/api/users/${user.id}`);
-    const refusing = {
+  it("a read whose database answer came after its fill window fills neither KV nor memory", async () => {
+    const user = await seedUser();
+    const deferred: Promise<unknown>[] = [];
+    const memory = createMemoryCache<User>({ maxEntries: 10, ttlMs: 5000 });
+    const cached = createCachedUsersRepository(slowReads(400), {
+      memory,
+      kv: createKvCache(env.CACHE, { readTimeoutMs: 300 }),
+      purger: { purge: async () => {}, drain: async () => 0 },
+      metrics: new RequestMetrics(),
+      defer: (task) => void deferred.push(task),
+      kvTtlSeconds: 3600,
+      fillWindowMs: 300,
+    });
+    expect(await cached.findById(user.id, { allowStale: true })).toMatchObject({ id: user.id });
+    await Promise.all(deferred);
+    expect(await env.CACHE.get(cacheKeys.user(user.id))).toBeNull();
+    expect(memory.get(cacheKeys.user(user.id))).toBeUndefined();
+  });
+
+  it("the cron purges every key once more before forgetting it", async () => {
+    const { user, token } = await signedInThroughApi("member");
+    await isolate().fetch("PATCH", `/api/users/${user.id}`, { token, body: { name: "Drained" } });
+    // A fill that landed later than even the second purge…
+    await env.CACHE.put(cacheKeys.user(user.id), JSON.stringify({ stale: true }));
+    const services = createServices({ env, config: readConfig(env), metrics: new RequestMetrics(), defer: () => {} });
+    expect(await services.purger?.drain(new Date(Date.now() + 60_000))).toBeGreaterThanOrEqual(1);
+    // …is gone after the cron, and so is the outbox row.
+    expect(await env.CACHE.get(cacheKeys.user(user.id))).toBeNull();
+    expect(await pendingPurges(cacheKeys.user(user.id))).toEqual([]);
+  });
+
+  it("CACHE_REPURGE_DELAY_MS below 100 ms is refused: reads need a fill window shorter than it", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    await expectProblem(await apiWith({ CACHE_REPURGE_DELAY_MS: "0" }, "GET", "/health"), 500, "/problems/internal");
+  });
+});
+
+describe("KV failing during a write", () => {
+  const refusingWrites = () =>
+    ({
       get: (key: string, type: "json") => env.CACHE.get(key, type),
       put: () => Promise.reject(new Error("KV PUT failed: 503")),
       delete: () => Promise.reject(new Error("KV DELETE failed: 503")),
-    } as unknown as KVNamespace;
-    const res = await isolate({ CACHE: refusing }).fetch("PATCH", `/api/users/${user.id}`, {
+    }) as unknown as KVNamespace;
+
+  it("a profile write still succeeds; its purge waits in the outbox and the cron finishes it", async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    const { user, token } = await signedInThroughApi("member");
+    await isolate().fetch("GET", `/api/users/${user.id}`);
+    const res = await isolate({ CACHE: refusingWrites() }).fetch("PATCH", `/api/users/${user.id}`, {
       token,
       body: { name: "During outage" },
     });
     expect(res.status).toBe(200);
-    expect(await stalePurgeRows()).toEqual([cacheKeys.user(user.id)]);
-
-    // KV is back; the cron drains the outbox.
-    const services = createServices({
-      env,
-      config: readConfig(env),
-      metrics: new RequestMetrics(),
-      defer: () => {},
-    });
-    expect(await services.purger?.drain(new Date(Date.now() + 60_000))).toBe(1);
-    expect(await stalePurgeRows()).toEqual([]);
+    expect(await pendingPurges(cacheKeys.user(user.id))).toEqual([cacheKeys.user(user.id)]);
+    const services = createServices({ env, config: readConfig(env), metrics: new RequestMetrics(), defer: () => {} });
+    await services.purger?.drain(new Date(Date.now() + 60_000));
+    expect(await pendingPurges(cacheKeys.user(user.id))).toEqual([]);
     expect(await (await isolate().fetch("GET", `/api/users/${user.id}`)).json()).toMatchObject({
       name: "During outage",
     });
   });
 
+  it("logout while KV refuses the delete but still serves the entry → 503, nothing changed; the retry works", async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    const { token } = await signedInThroughApi("member");
+    const refused = await isolate({ CACHE: refusingWrites() }).fetch("POST", "/api/auth/logout", { token });
+    await expectProblem(refused, 503, "/problems/unavailable");
+    expect((await isolate().fetch("GET", "/api/auth/me", { token })).status).toBe(200);
+    expect((await isolate().fetch("POST", "/api/auth/logout", { token })).status).toBe(204);
+    expect((await isolate().fetch("GET", "/api/auth/me", { token })).status).toBe(401);
+  });
+
+  it("logout with KV down altogether succeeds: the session check is on D1 then", async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    const { failingKV } = await import("./helpers");
+    const { token } = await signedInThroughApi("member");
+    const down = isolate({ CACHE: failingKV() });
+    expect((await down.fetch("POST", "/api/auth/logout", { token })).status).toBe(204);
+    expect((await down.fetch("GET", "/api/auth/me", { token })).status).toBe(401);
+  });
+
   it("a refused write (412) records nothing to purge", async () => {
-    const { user, token } = await signedIn("member");
+    const { user, token } = await signedInThroughApi("member");
     const res = await isolate().fetch("PATCH", `/api/users/${user.id}`, {
       token,
       body: { name: "x" },
       headers: { "If-Match": '"v99"' },
     });
     expect(res.status).toBe(412);
-    expect(await stalePurgeRows()).toEqual([]);
+    expect(await pendingPurges(cacheKeys.user(user.id))).toEqual([]);
   });
 });

@@ -118,11 +118,26 @@ export async function signedIn(role: Role = "member") {
 
 /** Every row of every table, to prove a rejected request changed nothing. */
 export async function snapshot() {
-  const [users, sessions] = await Promise.all([
+  const [users, sessions, stalePurges, idempotencyKeys] = await Promise.all([
     env.DB.prepare("select * from users order by id").all(),
     env.DB.prepare("select * from sessions order by id").all(),
+    env.DB.prepare("select * from stale_purges order by key").all(),
+    env.DB.prepare("select * from idempotency_keys order by scope, key").all(),
   ]);
-  return { users: users.results, sessions: sessions.results };
+  return {
+    users: users.results,
+    sessions: sessions.results,
+    stalePurges: stalePurges.results,
+    idempotencyKeys: idempotencyKeys.results,
+  };
+}
+
+/** A session made by signing in through the API, so its KV entry exists as in production. */
+export async function signedInThroughApi(role: Role = "member") {
+  const user = await seedUser({ role });
+  const res = await api("POST", "/api/auth/login", { body: { email: user.email, password: PASSWORD } });
+  const { token } = (await res.json()) as { token: string };
+  return { user, token };
 }
 
 export async function userRow(id: string) {
@@ -207,13 +222,13 @@ function countingKV(binding: KVNamespace, counts: BindingCounts): KVNamespace {
 /**
  * A stand-in for one Worker isolate: its own bindings object, hence its own memory tier, over the
  * same D1 and KV as every other. Each request waits for its deferred work (fills, purges).
- * The second purge runs at once unless the test asks for a delay.
+ * The second purge runs after 100 ms (the smallest delay allowed) unless the test asks otherwise.
  */
 export function isolate(overrides: Partial<Record<keyof Bindings, unknown>> = {}) {
   const counts: BindingCounts = { d1: 0, kvGet: 0, kvPut: 0, kvDelete: 0 };
   const bindings = {
     ...env,
-    CACHE_REPURGE_DELAY_MS: "0",
+    CACHE_REPURGE_DELAY_MS: "100",
     ...overrides,
     DB: countingD1((overrides.DB as D1Database | undefined) ?? env.DB, counts),
     CACHE: countingKV((overrides.CACHE as KVNamespace | undefined) ?? env.CACHE, counts),

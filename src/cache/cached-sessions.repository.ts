@@ -1,14 +1,22 @@
 import type { ActiveSession, SessionsRepository } from "../auth/sessions.repository";
+import { rootCauseMessage } from "../db/errors";
+import { ServiceUnavailableError } from "../lib/errors";
+import { log } from "../lib/log";
 import type { UsersRepository } from "../users/users.repository";
-import { type CacheTiers, fill } from "./cached-users.repository";
-import { parseCachedSession } from "./entries";
+import type { CacheTiers } from "./cached-users.repository";
+import { type CachedSession, parseCachedSession } from "./entries";
 import { cacheKeys } from "./keys";
+import { redact } from "./kv-cache";
 
 /**
  * The session check every authenticated request makes, from KV when it can: the session entry
  * (who, until when) and then the user through the cached users repository, so a role change or
- * a disabled account takes effect through the user's own entry. Never from the memory tier: a
- * logout must stop the token at once for every isolate in this location, and KV gives that.
+ * a disabled account takes effect through the user's own entry.
+ *
+ * Only sign-in writes a session entry, before it answers; reads never fill one. So no read racing
+ * a logout can put a revoked session back: the only writes to a session key are its creation,
+ * which precedes any use of the token, and its deletions. Never the memory tier either: a logout
+ * must stop the token at once for every isolate in this location, and KV gives that.
  */
 export function createCachedSessionsRepository(
   base: SessionsRepository,
@@ -20,29 +28,47 @@ export function createCachedSessionsRepository(
   return {
     ...base,
 
-    async findActiveByTokenHash(tokenHash, now) {
-      const key = cacheKeys.session(tokenHash);
-      const cached = await kv.get(key, parseCachedSession);
-      if (cached) {
-        metrics.recordCache("hit-kv");
-        if (cached.expiresAt <= now.getTime()) return null;
-        const user = await users.findById(cached.userId);
-        if (user?.status !== "active") return null;
-        return { id: cached.id, expiresAt: new Date(cached.expiresAt), user } satisfies ActiveSession;
+    async insert(session) {
+      await base.insert(session);
+      const entry: CachedSession = { id: session.id, userId: session.userId, expiresAt: session.expiresAt.getTime() };
+      // The entry lives as long as the session; KV removes it by itself then.
+      const ttlSeconds = (session.expiresAt.getTime() - Date.now()) / 1000;
+      try {
+        await kv.put(cacheKeys.session(session.tokenHash), entry, ttlSeconds);
+      } catch (error) {
+        // The session still works, checked against D1 on every request.
+        log("warn", "kv session entry not written", { error: rootCauseMessage(error) });
       }
-      metrics.recordCache("miss");
-      const readStartedAt = Date.now();
-      const session = await base.findActiveByTokenHash(tokenHash, now);
-      if (session) {
-        // The entry expires with the session (or sooner); KV removes it by itself.
-        const ttlSeconds = Math.min(tiers.kvTtlSeconds, (session.expiresAt.getTime() - now.getTime()) / 1000);
-        const entry = { id: session.id, userId: session.user.id, expiresAt: session.expiresAt.getTime() };
-        fill(tiers, key, entry, ttlSeconds, readStartedAt);
-      }
-      return session;
     },
 
+    async findActiveByTokenHash(tokenHash, now) {
+      const cached = await kv.get(cacheKeys.session(tokenHash), parseCachedSession);
+      if (!cached) {
+        metrics.recordCache("miss");
+        return base.findActiveByTokenHash(tokenHash, now);
+      }
+      metrics.recordCache("hit-kv");
+      if (cached.expiresAt <= now.getTime()) return null;
+      const user = await users.findById(cached.userId);
+      if (user?.status !== "active") return null;
+      return { id: cached.id, expiresAt: new Date(cached.expiresAt), user } satisfies ActiveSession;
+    },
+
+    /**
+     * The KV entry goes first: if KV will not delete it but still serves it, the token would keep
+     * working, so the logout fails (503) with nothing changed. If KV cannot be read either, the
+     * session check is going to D1 anyway, and deleting the row there is enough.
+     */
     async revoke(session) {
+      const key = cacheKeys.session(session.tokenHash);
+      try {
+        await kv.delete(key);
+      } catch (error) {
+        log("warn", "kv session purge failed", { key: redact(key), error: rootCauseMessage(error) });
+        if (await kv.get(key, parseCachedSession)) {
+          throw new ServiceUnavailableError("The session could not be revoked everywhere; try again shortly.");
+        }
+      }
       const result = await base.revoke(session);
       await purger.purge(result.staleKeys);
       return result;

@@ -18,8 +18,9 @@ export type CacheTiers = {
   defer: (task: Promise<unknown>) => void;
   kvTtlSeconds: number;
   /**
-   * A read fills KV only if its database read began less than this long ago. Together with the
-   * purger's second purge (later than this window) no fill can outlive a write that raced it.
+   * A read fills memory or KV only if its database read began less than this long ago. The
+   * purger's second purge comes later than this window, and the cron's third later still, so a
+   * fill from a read that raced a write cannot outlive them.
    */
   fillWindowMs: number;
 };
@@ -54,7 +55,7 @@ export function createCachedUsersRepository(base: UsersRepository, tiers: CacheT
       metrics.recordCache("miss");
       const readStartedAt = Date.now();
       const user = await base.findById(id);
-      if (user) {
+      if (user && Date.now() - readStartedAt <= tiers.fillWindowMs) {
         memory.set(key, user);
         fill(tiers, key, toCachedUser(user), tiers.kvTtlSeconds, readStartedAt);
       }

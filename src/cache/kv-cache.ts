@@ -17,7 +17,10 @@ export type KvCache = {
  * Workers KV as a cache tier: reads are bounded by a timeout and never fail a request (a slow
  * or failing KV means "ask the database"), writes say when they fail.
  */
-export function createKvCache(binding: KVNamespace, { readTimeoutMs }: { readTimeoutMs: number }): KvCache {
+export function createKvCache(
+  binding: KVNamespace,
+  { readTimeoutMs, writeTimeoutMs = 1000 }: { readTimeoutMs: number; writeTimeoutMs?: number },
+): KvCache {
   return {
     async get(key, parse) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -43,15 +46,27 @@ export function createKvCache(binding: KVNamespace, { readTimeoutMs }: { readTim
     },
 
     async put(key, value, ttlSeconds) {
-      await binding.put(key, JSON.stringify(value), {
-        expirationTtl: Math.max(KV_MIN_TTL_SECONDS, Math.floor(ttlSeconds)),
-      });
+      const expirationTtl = Math.max(KV_MIN_TTL_SECONDS, Math.floor(ttlSeconds));
+      await bounded(binding.put(key, JSON.stringify(value), { expirationTtl }), writeTimeoutMs, "put");
     },
 
     async delete(key) {
-      await binding.delete(key);
+      await bounded(binding.delete(key), writeTimeoutMs, "delete");
     },
   };
+}
+
+/** A KV write that has not answered in time counts as failed (a slow KV must not stall writes). */
+async function bounded(write: Promise<void>, timeoutMs: number, operation: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`KV ${operation} timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([write, timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }
 
 /** Keys embed user ids and token hashes; logs keep only the kind. */

@@ -11,11 +11,12 @@ const DRAIN_BATCH = 200;
 export type Purger = {
   /**
    * Removes stale entries from this isolate's memory and from KV now (before the response, so the
-   * next read in this location sees the write), and once more after `repurgeDelayMs` to remove any
-   * entry a concurrent read filled from the database just before the write; then forgets them.
+   * next read in this location sees the write), and once more after `repurgeDelayMs`, removing any
+   * entry a read that raced the write filled from the database. The keys stay in the outbox for
+   * the cron, which purges them a third time and only then forgets them.
    */
   purge(keys: string[]): Promise<void>;
-  /** Cron: purges keys whose purge never completed (KV down, isolate gone). Returns how many. */
+  /** Cron: purges every key recorded over DRAIN_AFTER_MS ago, then forgets it. Returns how many. */
   drain(now: Date): Promise<number>;
 };
 
@@ -23,6 +24,7 @@ export type PurgerDeps = {
   kv: KvCache;
   memory: Pick<MemoryCache<unknown>, "delete">;
   outbox: StalePurgesRepository;
+  /** Work after the response (ctx.waitUntil). */
   defer: (task: Promise<unknown>) => void;
   repurgeDelayMs: number;
 };
@@ -50,12 +52,11 @@ export function createPurger({ kv, memory, outbox, defer, repurgeDelayMs }: Purg
   return {
     async purge(keys) {
       if (keys.length === 0) return;
-      const startedAt = new Date();
       await remove(keys);
       defer(
         (async () => {
-          if (repurgeDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, repurgeDelayMs));
-          await outbox.forget(await remove(keys), startedAt);
+          await new Promise((resolve) => setTimeout(resolve, repurgeDelayMs));
+          await remove(keys);
         })().catch((error) => log("warn", "deferred purge failed", { error: rootCauseMessage(error) })),
       );
     },

@@ -13,24 +13,28 @@ export function recordStaleUser(db: Db, where: SQL | undefined, at: Date) {
     .select(staleRow(sql`${USER_KEY_PREFIX} || ${users.id}`, at))
     .from(users)
     .where(where);
-  return db.insert(stalePurges).select(rows).onConflictDoUpdate(refreshed).returning({ key: stalePurges.key });
+  return db.insert(stalePurges).select(rows).onConflictDoUpdate(later).returning({ key: stalePurges.key });
 }
 
 /** Records the keys of the sessions matching `where`, computed in SQL before they are deleted. */
 export function recordStaleSessions(db: Db, where: SQL | undefined, at: Date) {
-  const rows = db
-    .select(staleRow(sql`${SESSION_KEY_PREFIX} || ${sessions.tokenHash}`, at))
-    .from(sessions)
-    .where(where);
-  return db.insert(stalePurges).select(rows).onConflictDoUpdate(refreshed).returning({ key: stalePurges.key });
+  const key = sql`${SESSION_KEY_PREFIX} || ${sessions.tokenHash}`;
+  const rows = db.select(staleRow(key, at)).from(sessions).where(where);
+  return db.insert(stalePurges).select(rows).onConflictDoUpdate(later).returning({ key: stalePurges.key });
 }
 
 function staleRow(key: SQL, at: Date) {
   return { key: sql<string>`${key}`.as("key"), recordedAt: sql<number>`${at.getTime()}`.as("recorded_at") };
 }
 
-/** A key recorded again keeps one row, with the newer time: its purge is pending once more. */
-const refreshed = { target: stalePurges.key, set: { recordedAt: sql`excluded.recorded_at` } };
+/**
+ * A key recorded again keeps one row, with the later time: a write that took its timestamp earlier
+ * must not make a pending purge look older than it is (the cron would then forget it too soon).
+ */
+const later = {
+  target: stalePurges.key,
+  set: { recordedAt: sql`max(${stalePurges.recordedAt}, excluded.recorded_at)` },
+};
 
 export type StalePurgesRepository = {
   listRecordedBefore(before: Date, limit: number): Promise<string[]>;
