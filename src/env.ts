@@ -7,6 +7,11 @@ import type { Services } from "./services";
 /** Bindings from wrangler.toml (typed by `wrangler types`) plus secrets set with `wrangler secret put`. */
 export type Bindings = Env & {
   PASSWORD_PEPPER?: string;
+  /** libSQL (Turso) instead of D1: the database URL (a var) and its token (a secret). */
+  LIBSQL_URL?: string;
+  LIBSQL_AUTH_TOKEN?: string;
+  /** A ready libSQL client, handed in by hosts other than Workers (src/node.ts). */
+  LIBSQL_CLIENT?: import("@libsql/client/web").Client;
 };
 
 export type AppConfig = {
@@ -18,6 +23,9 @@ export type AppConfig = {
   memoryCacheTtlSeconds: number;
   cacheRepurgeDelayMs: number;
   dbTimeoutMs: number;
+  /** Set: the database is libSQL at this URL; unset: D1 through the DB binding. */
+  libsqlUrl: string | undefined;
+  libsqlAuthToken: string | undefined;
   corsAllowedOrigins: string[];
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -57,6 +65,12 @@ const ConfigSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.url({ message: "CORS_ALLOWED_ORIGINS lists origins such as https://app.example.com, never *" }))),
+  LIBSQL_URL: z
+    .string()
+    .regex(/^(libsql|https?|wss?|file):/, "LIBSQL_URL must be a libsql://, https://, wss:// or file: URL")
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  LIBSQL_AUTH_TOKEN: z.string().optional(),
   DB_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(5000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
@@ -82,6 +96,8 @@ export function readConfig(env: Bindings): AppConfig {
     memoryCacheTtlSeconds: result.data.MEMORY_CACHE_TTL_SECONDS,
     cacheRepurgeDelayMs: result.data.CACHE_REPURGE_DELAY_MS,
     dbTimeoutMs: result.data.DB_TIMEOUT_MS,
+    libsqlUrl: result.data.LIBSQL_URL,
+    libsqlAuthToken: result.data.LIBSQL_AUTH_TOKEN || undefined,
     corsAllowedOrigins: result.data.CORS_ALLOWED_ORIGINS.map((origin) => new URL(origin).origin),
     logLevel: result.data.LOG_LEVEL,
     logFormat: result.data.LOG_FORMAT,

@@ -1,3 +1,4 @@
+import { createClient as createLibsqlClient, type Client as LibsqlClient } from "@libsql/client/web";
 import { type AuthService, createAuthService } from "./auth/auth.service";
 import { createSessionsRepository, type SessionsRepository } from "./auth/sessions.repository";
 import { createCachedSessionsRepository } from "./cache/cached-sessions.repository";
@@ -6,6 +7,7 @@ import { createKvCache } from "./cache/kv-cache";
 import { createMemoryCache, type MemoryCache } from "./cache/memory-cache";
 import { createPurger, type Purger } from "./cache/purger";
 import { createD1Database } from "./db/d1";
+import { createLibsqlDatabase, instrumentLibsql } from "./db/libsql";
 import { createStalePurgesRepository } from "./db/stale-purges";
 import type { AppConfig, Bindings } from "./env";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
@@ -30,7 +32,7 @@ export type Services = {
 };
 
 /** What lives as long as the isolate: the memory tier and the hasher (its imported pepper key). */
-type IsolateState = { memory: MemoryCache<User>; hasher: PasswordHasher };
+type IsolateState = { memory: MemoryCache<User>; hasher: PasswordHasher; libsql: LibsqlClient | undefined };
 
 const MEMORY_CACHE_MAX_ENTRIES = 1000;
 const KV_TTL_SECONDS = 3600;
@@ -52,10 +54,18 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
         ttlMs: config.memoryCacheTtlSeconds * 1000,
       }),
       hasher: createPasswordHasher({ pepper: config.passwordPepper }),
+      libsql: libsqlClient(env, config),
     };
     isolates.set(env, state);
   }
   return state;
+}
+
+/** A host may hand in its own client (Node uses the file-capable one); Workers use the web client. */
+function libsqlClient(env: Bindings, config: AppConfig): LibsqlClient | undefined {
+  if (env.LIBSQL_CLIENT) return env.LIBSQL_CLIENT;
+  if (!config.libsqlUrl) return undefined;
+  return createLibsqlClient({ url: config.libsqlUrl, authToken: config.libsqlAuthToken });
 }
 
 export type RequestScope = {
@@ -72,8 +82,12 @@ export type RequestScope = {
  * over those. Isolate-wide state is only what must outlive a request.
  */
 export function createServices({ env, config, metrics, defer }: RequestScope): Services {
-  const { memory, hasher } = isolateState(env, config);
-  const db = createD1Database(instrumentD1(env.DB, metrics, { timeoutMs: config.dbTimeoutMs }));
+  const { memory, hasher, libsql } = isolateState(env, config);
+  const timeoutMs = config.dbTimeoutMs;
+  // The backend is configuration: libSQL when a client or LIBSQL_URL is given, D1 otherwise.
+  const db = libsql
+    ? createLibsqlDatabase(instrumentLibsql(libsql, metrics, { timeoutMs }))
+    : createD1Database(instrumentD1(env.DB, metrics, { timeoutMs }));
   const recordStale = config.cacheEnabled;
   let users: UsersRepository = createUsersRepository(db, { recordStale });
   let sessions: SessionsRepository = createSessionsRepository(db, { recordStale });
@@ -108,7 +122,10 @@ export function createServices({ env, config, metrics, defer }: RequestScope): S
     auth: createAuthService({ users, sessions, hasher, config, limiter }),
     limiter,
     idempotency: createIdempotencyService(createIdempotencyRepository(db)),
-    readiness: createReadinessProbe({ database: env.DB, cache: env.CACHE }),
+    readiness: createReadinessProbe({
+      pingDatabase: () => (libsql ? libsql.execute("select 1") : env.DB.prepare("select 1").first()),
+      pingCache: () => env.CACHE.get("readiness-probe"),
+    }),
     purger,
   };
 }

@@ -1,5 +1,5 @@
 import { and, eq, gt, lte } from "drizzle-orm";
-import type { Db } from "../db/client";
+import { changedRows, type Db, runBatch } from "../db/client";
 import { type SessionRow, sessions, users } from "../db/schema";
 import { recordStaleSessions } from "../db/stale-purges";
 import type { User } from "../users/users.model";
@@ -43,13 +43,13 @@ export function createSessionsRepository(
         return { staleKeys: [] };
       }
       const where = and(eq(sessions.id, id), eq(sessions.tokenHash, tokenHash));
-      const [recorded] = await db.batch([recordStaleSessions(db, where, new Date()), remove]);
-      return { staleKeys: recorded.map((row) => row.key) };
+      const [recorded] = await runBatch(db, [recordStaleSessions(db, where, new Date()), remove]);
+      return { staleKeys: (recorded as { key: string }[]).map((row) => row.key) };
     },
 
     async deleteExpired(now) {
       const result = await db.delete(sessions).where(lte(sessions.expiresAt, now)).run();
-      return result.meta.changes;
+      return changedRows(result);
     },
   };
 }

@@ -1,7 +1,24 @@
-import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 
 /**
- * The database handle repositories are written against. Today it is Drizzle over D1; the type is
- * the seam where a libSQL client can come in without repositories knowing.
+ * The database handle repositories are written against: Drizzle's async SQLite database, which
+ * both Drizzle over D1 (src/db/d1.ts) and Drizzle over libSQL (src/db/libsql.ts) are. Repositories
+ * never know which one they have; the two places the drivers differ go through the seams below.
  */
-export type Db = DrizzleD1Database;
+export type Db = BaseSQLiteDatabase<"async", unknown>;
+
+/**
+ * Runs statements as one atomic unit: a D1 batch (a transaction) or a libSQL batch (a
+ * transaction too). All the statements happen, or none does.
+ */
+export async function runBatch(db: Db, statements: BatchItem<"sqlite">[]): Promise<unknown[]> {
+  const batching = db as unknown as { batch(items: BatchItem<"sqlite">[]): Promise<unknown[]> };
+  return batching.batch(statements);
+}
+
+/** How many rows a write changed: D1 reports `meta.changes`, libSQL `rowsAffected`. */
+export function changedRows(result: unknown): number {
+  const { meta, rowsAffected } = result as { meta?: { changes?: number }; rowsAffected?: number };
+  return meta?.changes ?? rowsAffected ?? 0;
+}

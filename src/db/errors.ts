@@ -39,8 +39,19 @@ const OUR_BUG =
 export function isDatabaseUnavailable(error: unknown): boolean {
   const chain = [...messages(error)];
   const fromDatabase =
-    error instanceof Error && (error.name === "DrizzleQueryError" || chain.some((m) => m.includes("D1_")));
+    error instanceof Error &&
+    (error.name === "DrizzleQueryError" ||
+      chain.some((m) => m.includes("D1_") || m.includes("LIBSQL_")) ||
+      isLibsqlError(error));
   return fromDatabase && !chain.some((m) => OUR_BUG.test(m));
+}
+
+function isLibsqlError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if (current.name === "LibsqlError") return true;
+    current = current.cause;
+  }
+  return false;
 }
 
 /** The innermost error of a cause chain: the driver's own error, without Drizzle's wrapper. */

@@ -8,18 +8,19 @@ export type ReadinessProbe = { check(): Promise<Readiness> };
 
 const CHECK_TIMEOUT_MS = 2000;
 
+/** One trivial read against each dependency. */
 type Dependencies = {
-  database: Pick<D1Database, "prepare">;
-  cache: Pick<KVNamespace, "get">;
+  pingDatabase: () => Promise<unknown>;
+  pingCache: () => Promise<unknown>;
 };
 
 /** Runs a trivial read against each dependency, in parallel, each bounded by a timeout. */
-export function createReadinessProbe({ database, cache }: Dependencies): ReadinessProbe {
+export function createReadinessProbe({ pingDatabase, pingCache }: Dependencies): ReadinessProbe {
   return {
     async check() {
       const [databaseResult, cacheResult] = await Promise.all([
-        timed("database", () => database.prepare("select 1 as ok").first()),
-        timed("cache", () => cache.get("readiness-probe")),
+        timed("database", pingDatabase),
+        timed("cache", pingCache),
       ]);
       return {
         ready: databaseResult.status === "ok" && cacheResult.status === "ok",
@@ -31,7 +32,7 @@ export function createReadinessProbe({ database, cache }: Dependencies): Readine
 
 async function timed(name: string, check: () => Promise<unknown>): Promise<CheckResult> {
   const started = performance.now();
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error("timed out")), CHECK_TIMEOUT_MS);
   });

@@ -1,5 +1,5 @@
 import { and, eq, lte, or } from "drizzle-orm";
-import type { Db } from "../db/client";
+import { changedRows, type Db } from "../db/client";
 import { idempotencyKeys } from "../db/schema";
 
 /** A response as it is stored and replayed. */
@@ -84,7 +84,7 @@ export function createIdempotencyRepository(db: Db): IdempotencyRepository {
 
     async deleteExpired(now) {
       const result = await db.delete(idempotencyKeys).where(lte(idempotencyKeys.expiresAt, now)).run();
-      return result.meta.changes;
+      return changedRows(result);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { RequestMetrics } from "./metrics";
+import { withTimeout } from "./timeout";
 
 /**
  * Bindings that report each call to the request's metrics. They are the seams where database
@@ -43,7 +44,8 @@ export function instrumentD1(
   metrics: RequestMetrics,
   { timeoutMs }: { timeoutMs: number },
 ): D1Database {
-  const timed: Timed = (queries, run) => metrics.timeDb(queries, () => withTimeout(run(), timeoutMs));
+  const timed: Timed = (queries, run) =>
+    metrics.timeDb(queries, () => withTimeout(run(), timeoutMs, "D1_ERROR: no answer"));
   const unwrap = (statement: D1PreparedStatement) =>
     statement instanceof MeasuredStatement ? statement.inner : statement;
   const measured = {
@@ -67,16 +69,4 @@ export function instrumentKV(binding: KVNamespace, metrics: RequestMetrics): KVN
     list: (options?: KVNamespaceListOptions) => metrics.timeKv(() => binding.list(options)),
   };
   return measured as unknown as KVNamespace;
-}
-
-async function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`D1_ERROR: no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
 }

@@ -1,6 +1,6 @@
 import { and, desc, eq, exists, getTableColumns, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Db } from "../db/client";
+import { type Db, runBatch } from "../db/client";
 import { uniqueViolationColumn } from "../db/errors";
 import { type NewUserRow, sessions, type UserRow, users } from "../db/schema";
 import { recordStaleSessions, recordStaleUser } from "../db/stale-purges";
@@ -234,11 +234,6 @@ function toConflict(error: unknown): unknown {
   if (column === "email" || column === "username")
     return new ConflictError(`A user with this ${column} already exists.`);
   return error;
-}
-
-/** One D1 batch: a transaction, all statements or none. */
-async function runBatch(db: Db, statements: BatchItem<"sqlite">[]): Promise<unknown[]> {
-  return db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
 }
 
 function keysFrom(results: unknown[]): string[] {
