@@ -11,14 +11,15 @@ const TOTAL_REQUESTS = 3000;
 const CONNECTIONS = 10;
 const PASSWORD = "load test passphrase";
 
-type Kind = "read-profile" | "read-me" | "login" | "login-wrong" | "create" | "patch";
+type Kind = "read-profile" | "read-me" | "login" | "login-wrong" | "create" | "create-retry" | "patch";
 /** Deterministic mix: 60% reads, 15% sign-ins, 25% writes. */
 const schedule: Kind[] = [
   ...Array<Kind>(8).fill("read-profile"),
   ...Array<Kind>(4).fill("read-me"),
   "login",
   ...Array<Kind>(2).fill("login-wrong"),
-  ...Array<Kind>(3).fill("create"),
+  ...Array<Kind>(2).fill("create"),
+  "create-retry",
   ...Array<Kind>(2).fill("patch"),
 ];
 
@@ -56,9 +57,11 @@ try {
   const acknowledged: { id: string; email: string }[] = [];
   const byKind = new Map<Kind, Map<number, number>>();
   let sequence = 0;
-  const perKind = new Map<Kind, number>();
+  const sentCreates: { n: number; address: string }[] = [];
+  const replays: { id: string; email: string }[] = [];
+  const perKind = new Map<string, number>();
   /** The nth request of this kind: spreads each kind over its own set of client addresses. */
-  const nth = (kind: Kind) => {
+  const nth = (kind: string) => {
     const count = perKind.get(kind) ?? 0;
     perKind.set(kind, count + 1);
     return count;
@@ -109,16 +112,25 @@ try {
                     body: JSON.stringify({ email: who.email, password }),
                   };
                 }
-                case "create": {
-                  // Twenty addresses sign up at ~30/min each: over the 5/min limit.
-                  const email = `load${n}@load.test`;
-                  context.email = email;
+                case "create":
+                case "create-retry": {
+                  // Twenty addresses sign up at ~30/min each: over the 5/min limit. A retry resends
+                  // the latest sign-up exactly (same address, key and body), as a client whose
+                  // connection dropped would.
+                  const retried = kind === "create-retry" ? sentCreates.at(-1) : undefined;
+                  const sent = retried ?? { n, address: `198.18.4.${nth("create-address") % 20}` };
+                  if (!retried) sentCreates.push(sent);
                   return {
                     ...request,
                     method: "POST",
                     path: "/api/users",
-                    headers: { ...headers, "cf-connecting-ip": `198.18.4.${k % 20}`, "idempotency-key": `load-${n}` },
-                    body: JSON.stringify({ email, username: `load${n}`, name: "Load", password: PASSWORD }),
+                    headers: { ...headers, "cf-connecting-ip": sent.address, "idempotency-key": `load-${sent.n}` },
+                    body: JSON.stringify({
+                      email: `load${sent.n}@load.test`,
+                      username: `load${sent.n}`,
+                      name: "Load",
+                      password: PASSWORD,
+                    }),
                   };
                 }
                 case "patch":
@@ -131,15 +143,20 @@ try {
                   };
               }
             },
-            onResponse: (status, body, state) => {
+            onResponse: (status, body, state, responseHeaders) => {
               const context = state as Record<string, unknown>;
               const kind = context.kind as Kind;
               const counts = byKind.get(kind) ?? new Map<number, number>();
               counts.set(status, (counts.get(status) ?? 0) + 1);
               byKind.set(kind, counts);
-              if (kind === "create" && status === 201) {
+              if ((kind === "create" || kind === "create-retry") && status === 201) {
                 const user = JSON.parse(body) as { id: string; email: string };
-                acknowledged.push({ id: user.id, email: user.email });
+                // autocannon keeps the server's header case.
+                const replayed = Object.entries(responseHeaders ?? {}).some(
+                  ([name, value]) => name.toLowerCase() === "idempotent-replayed" && String(value) === "true",
+                );
+                if (replayed) replays.push({ id: user.id, email: user.email });
+                else acknowledged.push({ id: user.id, email: user.email });
               }
             },
           },
@@ -175,9 +192,11 @@ try {
       missing: missing.length,
       duplicates,
       storedButNotAcknowledged: unacknowledged.length,
+      replayedRetries: replays.length,
+      replaysNotMatchingTheStoredUser: replays.filter((replay) => stored.get(replay.email) !== replay.id).length,
       serverErrors: serverErrors.length,
       signInsRateLimited: limited("login") + limited("login-wrong"),
-      signUpsRateLimited: limited("create"),
+      signUpsRateLimited: limited("create") + limited("create-retry"),
     },
   };
   console.log(JSON.stringify(report, null, 2));
@@ -186,6 +205,9 @@ try {
   const failures = [
     missing.length > 0 && `${missing.length} acknowledged writes are missing`,
     duplicates > 0 && `${duplicates} writes are stored twice`,
+    unacknowledged.length > 0 && `${unacknowledged.length} users stored without an acknowledgement`,
+    report.audit.replaysNotMatchingTheStoredUser > 0 && "a replayed retry answered with another user",
+    replays.length === 0 && "no retry was replayed",
     serverErrors.length > 0 && `${serverErrors.length} 5xx answers`,
     report.audit.signInsRateLimited === 0 && "the sign-in rate limit never engaged",
     report.audit.signUpsRateLimited === 0 && "the sign-up rate limit never engaged",

@@ -11,7 +11,7 @@ import { createRouter } from "./lib/router";
 import { rateLimitPolicies } from "./limits/policies";
 import { corsFromConfig, securityHeaders } from "./middleware/edge-security";
 import { requireJsonBodies } from "./middleware/json-body";
-import { callerKey, rateLimit } from "./middleware/rate-limit";
+import { clientAddress, rateLimit } from "./middleware/rate-limit";
 import { serverTimingMetrics } from "./middleware/server-timing";
 import { provideServices } from "./middleware/services";
 import { observeRequests } from "./observability/observe-requests";
@@ -58,7 +58,7 @@ export function createApp() {
     }),
   );
   app.use(provideServices());
-  app.use("/api/*", rateLimit(rateLimitPolicies.api, callerKey));
+  app.use("/api/*", rateLimit(rateLimitPolicies.api, clientAddress));
 
   app.route("/", healthRouter);
   app.route("/problems", problemsRouter);

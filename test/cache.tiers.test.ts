@@ -180,7 +180,10 @@ describe("KV failing or slow: reads fall back to D1", () => {
     const res = await isolate({ CACHE: hanging }).fetch("GET", `/api/users/${user.id}`);
     expect(res.status).toBe(200);
     expect(warn.mock.calls.map(([line]) => JSON.parse(line as string))).toContainEqual(
-      expect.objectContaining({ message: "kv read timed out; using the database" }),
+      expect.objectContaining({
+        message: "kv read failed; using the database",
+        error: "KV read: no answer within 300 ms",
+      }),
     );
   });
 

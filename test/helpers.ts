@@ -293,3 +293,12 @@ export function d1RefusingWrites(binding: D1Database = env.DB): D1Database {
     exec: refuse,
   } as unknown as D1Database;
 }
+
+/** The real D1 for single statements, failing every batch: a write that fails at its atomic step. */
+export function d1RefusingBatches(binding: D1Database = env.DB): D1Database {
+  return {
+    prepare: (query: string) => binding.prepare(query),
+    batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")),
+    exec: (query: string) => binding.exec(query),
+  } as unknown as D1Database;
+}

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { requestFingerprint } from "../src/idempotency/idempotency.service";
-import { api, expectProblem, newUserBody, signedIn, snapshot } from "./helpers";
+import { api, apiWith, d1RefusingBatches, expectProblem, newUserBody, signedIn, snapshot } from "./helpers";
 
 let lastOctet = 0;
 /** A client address of its own for each test (the anonymous sign-up limit is per address). */
@@ -9,6 +9,8 @@ function newClient(): string {
   lastOctet += 1;
   return `192.0.2.${lastOctet}`;
 }
+
+afterEach(() => vi.restoreAllMocks());
 
 const create = (body: unknown, key: string, address: string) =>
   api("POST", "/api/users", { body, headers: { "Idempotency-Key": key, "CF-Connecting-IP": address } });
@@ -122,15 +124,49 @@ describe("Idempotency-Key on POST /api/users", () => {
     expect(reused.headers.get("Idempotent-Replayed")).toBeNull();
   });
 
+  async function abandoned(scope: string, key: string, fingerprint: string) {
+    await env.DB.prepare(
+      "insert into idempotency_keys (scope, key, fingerprint, state, created_at, expires_at) values (?, ?, ?, 'in_flight', ?, ?)",
+    )
+      .bind(scope, key, fingerprint, Date.now() - 61_000, Date.now() + 86_000_000)
+      .run();
+  }
+
   it("a first attempt that died mid-way (in flight for over a minute) is taken over by its retry", async () => {
     const [key, body, client] = [crypto.randomUUID(), newUserBody(), newClient()];
-    await env.DB.prepare(
-      "insert into idempotency_keys (scope, key, fingerprint, state, created_at, expires_at) values (?, ?, 'x', 'in_flight', ?, ?)",
-    )
-      .bind(`ip:${client}`, key, Date.now() - 61_000, Date.now() + 86_000_000)
-      .run();
+    await abandoned(`ip:${client}`, key, await requestFingerprint("POST", "/api/users", body));
     expect((await create(body, key, client)).status).toBe(201);
     expect(await usersWithEmail(body.email)).toBe(1);
+  });
+
+  it("an abandoned key is not taken over by a different request → 422", async () => {
+    const [key, client] = [crypto.randomUUID(), newClient()];
+    await abandoned(`ip:${client}`, key, await requestFingerprint("POST", "/api/users", newUserBody()));
+    await expectProblem(await create(newUserBody(), key, client), 422, "/problems/unprocessable");
+  });
+
+  it("the stored fingerprint is not a hash of the password; a retry differing only in it replays", async () => {
+    const [body, key, client] = [newUserBody(), crypto.randomUUID(), newClient()];
+    expect((await create(body, key, client)).status).toBe(201);
+    const { password: _, ...withoutPassword } = body;
+    const stored = (await record(key))?.fingerprint;
+    expect(stored).toBe(await requestFingerprint("POST", "/api/users", withoutPassword));
+    const retry = await create({ ...body, password: "another long passphrase" }, key, client);
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+  });
+
+  it("after a 5xx the key stays reserved (the write might have landed): the retry is 409, nothing doubled", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    const [body, key, client] = [newUserBody(), crypto.randomUUID(), newClient()];
+    const failing = await apiWith({ DB: d1RefusingBatches() }, "POST", "/api/users", {
+      body,
+      headers: { "Idempotency-Key": key, "CF-Connecting-IP": client },
+    });
+    await expectProblem(failing, 503, "/problems/unavailable");
+    expect(await record(key)).toMatchObject({ state: "in_flight" });
+    await expectProblem(await create(body, key, client), 409, "/problems/conflict");
+    expect(await usersWithEmail(body.email)).toBe(0);
   });
 
   it.each(["", " ", "a".repeat(256), '"unterminated', "\u0001ctl"])(

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { sanitize } from "../src/lib/log";
 import { hashSessionToken } from "../src/lib/tokens";
 import { apiWith, newUserBody, PASSWORD, seedUser, signedIn } from "./helpers";
 
@@ -105,6 +106,26 @@ describe("one structured log line per request", () => {
     expect(requestLines(lines).map((line) => line.status)).toEqual([404]);
     const defaults = await captureLogs(() => apiWith({}, "GET", "/health"));
     expect(defaults.map((line) => JSON.parse(line).level)).not.toContain("debug");
+  });
+
+  it("LOG_LEVEL=debug adds the cache's fills and purges", async () => {
+    const user = await seedUser();
+    const lines = await captureLogs(() => apiWith({ LOG_LEVEL: "debug" }, "GET", `/api/users/${user.id}`));
+    expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ level: "debug", message: "cache filled", key: "user:…" }),
+    );
+  });
+
+  it("redaction reaches nested fields and masks emails and bearer tokens anywhere", () => {
+    expect(
+      sanitize({
+        context: { password: "p", list: [{ token: "t" }, "mail ann@example.com"], header: "Bearer abc.def" },
+        passwordHash: "x",
+      }),
+    ).toEqual({
+      context: { password: "[redacted]", list: [{ token: "[redacted]" }, "mail [email]"], header: "Bearer [redacted]" },
+      passwordHash: "[redacted]",
+    });
   });
 
   it("LOG_FORMAT=pretty (npm start) prints a readable line and the data points", async () => {

@@ -82,6 +82,7 @@ export function fill(tiers: CacheTiers, key: string, value: unknown, ttlSeconds:
     (async () => {
       if (Date.now() - readStartedAt > tiers.fillWindowMs) return;
       await tiers.kv.put(key, value, ttlSeconds);
+      log("debug", "cache filled", { key: redact(key), ttlSeconds });
     })().catch((error) => {
       // A missed fill only costs a database read later.
       log("warn", "kv fill failed", { key: redact(key), error: rootCauseMessage(error) });

@@ -53,6 +53,7 @@ export function createPurger({ kv, memory, outbox, defer, repurgeDelayMs }: Purg
     async purge(keys) {
       if (keys.length === 0) return;
       await remove(keys);
+      log("debug", "cache purged", { keys: keys.map(redact), again: `in ${repurgeDelayMs} ms` });
       defer(
         (async () => {
           await new Promise((resolve) => setTimeout(resolve, repurgeDelayMs));

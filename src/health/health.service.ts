@@ -1,5 +1,6 @@
 import { rootCauseMessage } from "../db/errors";
 import { log } from "../lib/log";
+import { withTimeout } from "../lib/timeout";
 
 export type CheckResult = { status: "ok" | "failed"; durationMs: number; error?: "error" | "timeout" };
 export type Readiness = { ready: boolean; checks: { database: CheckResult; cache: CheckResult } };
@@ -30,22 +31,18 @@ export function createReadinessProbe({ pingDatabase, pingCache }: Dependencies):
   };
 }
 
+const TIMED_OUT = "readiness check: no answer";
+
 async function timed(name: string, check: () => Promise<unknown>): Promise<CheckResult> {
   const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out")), CHECK_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([check(), timeout]);
+    await withTimeout(check(), CHECK_TIMEOUT_MS, TIMED_OUT);
     return { status: "ok", durationMs: elapsed(started) };
   } catch (error) {
     // Only a fixed word goes out: binding names and driver messages stay in our logs.
-    const reason = error instanceof Error && error.message === "timed out" ? "timeout" : "error";
+    const reason = error instanceof Error && error.message.startsWith(TIMED_OUT) ? "timeout" : "error";
     log("warn", "readiness check failed", { check: name, reason, error: rootCauseMessage(error) });
     return { status: "failed", durationMs: elapsed(started), error: reason };
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

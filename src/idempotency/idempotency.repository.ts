@@ -49,10 +49,12 @@ export function createIdempotencyRepository(db: Db): IdempotencyRepository {
         .onConflictDoUpdate({
           target: [idempotencyKeys.scope, idempotencyKeys.key],
           set: { ...fresh, scope: undefined, key: undefined },
+          // An expired key is free; an abandoned one only for the same request (else it is a 422).
           setWhere: or(
             lte(idempotencyKeys.expiresAt, now),
             and(
               eq(idempotencyKeys.state, "in_flight"),
+              eq(idempotencyKeys.fingerprint, fingerprint),
               lte(idempotencyKeys.createdAt, new Date(now.getTime() - abandonedAfterMs)),
             ),
           ),

@@ -1,5 +1,5 @@
 import { rootCauseMessage } from "../db/errors";
-import { ConflictError, UnprocessableError } from "../lib/errors";
+import { AppError, ConflictError, UnprocessableError } from "../lib/errors";
 import { log } from "../lib/log";
 import { sha256 } from "../lib/tokens";
 import type { IdempotencyClaim, IdempotencyRepository, StoredResponse } from "./idempotency.repository";
@@ -44,11 +44,16 @@ export function createIdempotencyService(
       try {
         return { response: await work(), replayed: false };
       } catch (error) {
-        await repository.release(claim).catch((releaseError: unknown) => {
-          log("warn", "idempotency key not released; it frees itself after a minute", {
-            error: rootCauseMessage(releaseError),
+        // Only a refusal (a 4xx: nothing was written) gives the key back. After a 5xx or a timeout
+        // the write may still have landed, with its response stored under this key; the key stays
+        // reserved, and a retry gets 409 until that is settled or the reservation is abandoned.
+        if (error instanceof AppError && error.status < 500) {
+          await repository.release(claim).catch((releaseError: unknown) => {
+            log("warn", "idempotency key not released; it frees itself after a minute", {
+              error: rootCauseMessage(releaseError),
+            });
           });
-        });
+        }
         throw error;
       }
     },
@@ -59,12 +64,18 @@ export function createIdempotencyService(
   };
 }
 
-/** Canonical JSON (sorted keys) of a request's method, path and validated body, hashed. */
+/**
+ * Canonical JSON (sorted keys) of a request's method, path and validated body, hashed, without
+ * any password in it: a fast hash of a password kept for a day would be guessable offline. A retry
+ * that differs only in its password therefore counts as the same request.
+ */
 export async function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
-  const canonical = JSON.stringify(body, (_, value: unknown) =>
-    value && typeof value === "object" && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : value,
+  const canonical = JSON.stringify(body, (key, value: unknown) =>
+    /password/i.test(key)
+      ? undefined
+      : value && typeof value === "object" && !Array.isArray(value)
+        ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)))
+        : value,
   );
   return sha256(`${method} ${path}\n${canonical}`);
 }

@@ -37,11 +37,23 @@ export function sanitize(fields: Record<string, unknown>): Record<string, unknow
   const clean: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    if (SECRET_FIELD.test(key)) clean[key] = "[redacted]";
-    else if (typeof value === "string") clean[key] = scrub(value);
-    else clean[key] = value;
+    clean[key] = SECRET_FIELD.test(key) ? "[redacted]" : sanitizeValue(value, 0);
   }
   return clean;
+}
+
+/** Nested objects and arrays get the same treatment, to a bounded depth. */
+function sanitizeValue(value: unknown, depth: number): unknown {
+  if (typeof value === "string") return scrub(value);
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= 4) return "[nested]";
+  if (Array.isArray(value)) return value.map((item) => sanitizeValue(item, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      SECRET_FIELD.test(key) ? "[redacted]" : sanitizeValue(item, depth + 1),
+    ]),
+  );
 }
 
 export function scrub(text: string): string {

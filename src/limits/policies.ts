@@ -14,7 +14,7 @@ export const rateLimitPolicies = {
   loginPerClient: { name: "login-ip", binding: "LOGIN_IP_LIMITER", limit: 10, periodSeconds: 60 },
   loginPerAccount: { name: "login-account", binding: "LOGIN_ACCOUNT_LIMITER", limit: 5, periodSeconds: 60 },
   signupPerClient: { name: "signup-ip", binding: "SIGNUP_IP_LIMITER", limit: 5, periodSeconds: 60 },
-  api: { name: "api", binding: "API_LIMITER", limit: 300, periodSeconds: 60 },
+  api: { name: "api", binding: "API_LIMITER", limit: 600, periodSeconds: 60 },
 } as const satisfies Record<string, RateLimitPolicy>;
 
 /** `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): `"login-ip";q=10;w=60`. */

@@ -1,6 +1,7 @@
 import { rootCauseMessage } from "../db/errors";
 import { RateLimitedError } from "../lib/errors";
 import { log } from "../lib/log";
+import { withTimeout } from "../lib/timeout";
 import type { RateLimitPolicy } from "./policies";
 
 /** Checks one request against one policy; throws RateLimitedError (429) when over the limit. */
@@ -18,24 +19,14 @@ export function createRateLimiter(bindings: Partial<Record<RateLimitPolicy["bind
     async enforce(policy, key) {
       const binding = bindings[policy.binding];
       if (!binding) return;
-      let outcome: RateLimitOutcome | "timeout";
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let outcome: RateLimitOutcome;
       try {
-        const timeout = new Promise<"timeout">((resolve) => {
-          timer = setTimeout(() => resolve("timeout"), LIMITER_TIMEOUT_MS);
-        });
-        outcome = await Promise.race([binding.limit({ key }), timeout]);
+        outcome = await withTimeout(binding.limit({ key }), LIMITER_TIMEOUT_MS, "rate limiter: no answer");
       } catch (error) {
         log("warn", "rate limiter failed; letting the request through", {
           policy: policy.name,
           error: rootCauseMessage(error),
         });
-        return;
-      } finally {
-        if (timer !== undefined) clearTimeout(timer);
-      }
-      if (outcome === "timeout") {
-        log("warn", "rate limiter timed out; letting the request through", { policy: policy.name });
         return;
       }
       if (!outcome.success) throw new RateLimitedError(policy);

@@ -1,14 +1,15 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import { isAdmin } from "../auth/actor";
 import type { AppEnv } from "../env";
-import { hashSessionToken } from "../lib/tokens";
+import { clientAddressKey } from "../lib/client-address";
 import { policyHeader, type RateLimitPolicy } from "../limits/policies";
 
 type KeyOf = (c: Context<AppEnv>) => string | null | Promise<string | null>;
 
 /**
  * Applies one rate limit policy to the requests it keys (a null key: the policy does not apply).
- * Every response of a limited route names its policy in RateLimit-Policy; over the limit, 429.
+ * A limited route names its policy in RateLimit-Policy; over the limit, 429 naming that policy.
  */
 export function rateLimit(policy: RateLimitPolicy, keyOf: KeyOf) {
   return createMiddleware<AppEnv>(async function rateLimit(c, next) {
@@ -20,18 +21,12 @@ export function rateLimit(policy: RateLimitPolicy, keyOf: KeyOf) {
   });
 }
 
-/** The client's address as Cloudflare saw it. */
+/** Per client address (an IPv6 /64). Tokens are not a key: any string can be sent as one. */
 export function clientAddress(c: Context): string {
-  return c.req.header("CF-Connecting-IP") ?? "unknown";
+  return clientAddressKey(c.req.header("CF-Connecting-IP"));
 }
 
-/** Per bearer token when one is sent (a hash: the token itself never leaves), else per address. */
-export async function callerKey(c: Context): Promise<string> {
-  const token = /^Bearer +(\S+)/i.exec(c.req.header("Authorization") ?? "")?.[1];
-  return token ? `token:${await hashSessionToken(token)}` : `ip:${clientAddress(c)}`;
-}
-
-/** Anonymous callers only: sign-ups by admins are not throttled per address. */
-export function anonymousClientAddress(c: Context): string | null {
-  return c.req.header("Authorization") === undefined ? clientAddress(c) : null;
+/** Sign-ups by admins are not throttled per address; everyone else's are. Runs after auth. */
+export function unlessAdmin(c: Context<AppEnv>): string | null {
+  return isAdmin(c.var.actor) ? null : clientAddress(c);
 }

@@ -7,7 +7,7 @@ import { bearerSecurity, jsonBody, problemResponses } from "../lib/openapi";
 import { createRouter } from "../lib/router";
 import { rateLimitPolicies } from "../limits/policies";
 import { optionalAuth, requireAuth } from "../middleware/authenticate";
-import { anonymousClientAddress, clientAddress, rateLimit } from "../middleware/rate-limit";
+import { clientAddress, rateLimit, unlessAdmin } from "../middleware/rate-limit";
 import type { User } from "./users.model";
 import {
   CreateUserBodySchema,
@@ -62,7 +62,7 @@ const createUser = createRoute({
   summary: "Create a user",
   description:
     "Open to anyone while sign-up is open (`SIGNUP_OPEN`), else to admins. Only admins may send `role` or `status`.",
-  middleware: [rateLimit(rateLimitPolicies.signupPerClient, anonymousClientAddress), optionalAuth()] as const,
+  middleware: [optionalAuth(), rateLimit(rateLimitPolicies.signupPerClient, unlessAdmin)] as const,
   security: [{}, ...bearerSecurity],
   request: {
     headers: z.object({ "idempotency-key": IdempotencyKeySchema }),
