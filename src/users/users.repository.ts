@@ -60,7 +60,7 @@ export type UsersRepository = {
   insert(row: NewUserRow, options?: { idempotency?: IdempotencyCompletion }): Promise<User>;
   /** Applies the changes and bumps the version, atomically with the session revocation asked for. */
   update(id: string, changes: UserChanges, options?: UpdateOptions): Promise<UpdateOutcome>;
-  /** Deletes the user (sessions go with it by cascade), unless it is the last active admin. */
+  /** Deletes the user and its sessions, unless it is the last active admin. */
   deleteUnlessLastActiveAdmin(id: string, options?: DeleteOptions): Promise<DeleteOutcome>;
   /** Replaces the password hash only if it is still `expected` (a re-hash racing a password change loses). */
   replacePasswordHash(id: string, expected: string, replacement: string): Promise<void>;
@@ -208,10 +208,14 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
         expectedVersions ? inArray(users.version, expectedVersions) : undefined,
       );
       const records = staleRecords(target, eq(sessions.userId, id), new Date());
+      // Explicit rather than by cascade: libSQL enforces foreign keys only where the connection
+      // turned them on, D1 always. Guarded like the user's own delete.
+      const landing = exists(db.select({ id: users.id }).from(users).where(target));
+      const endSessions = db.delete(sessions).where(and(eq(sessions.userId, id), landing));
       const remove = db.delete(users).where(target).returning({ id: users.id });
-      const results = await runBatch(db, [...records, remove]);
+      const results = await runBatch(db, [...records, endSessions, remove]);
       const staleKeys = keysFrom(results.slice(0, records.length));
-      if ((results[records.length] as unknown[]).length > 0) return { outcome: "deleted", staleKeys };
+      if ((results[records.length + 1] as unknown[]).length > 0) return { outcome: "deleted", staleKeys };
       return { outcome: await refusal(id, expectedVersions), staleKeys };
     },
 

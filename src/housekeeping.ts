@@ -1,0 +1,20 @@
+import { type Bindings, readConfig } from "./env";
+import { log } from "./lib/log";
+import { RequestMetrics } from "./lib/metrics";
+import { createServices } from "./services";
+
+/**
+ * Every minute (the Worker's cron, or a timer on Node): purge cache keys still in the outbox,
+ * delete expired sessions and forget expired idempotency keys, so no table grows without bound.
+ */
+export async function runHousekeeping(env: Bindings, defer: (task: Promise<unknown>) => void): Promise<void> {
+  const services = createServices({ env, config: readConfig(env), metrics: new RequestMetrics(), defer });
+  const purged = (await services.purger?.drain(new Date())) ?? 0;
+  const removed = await services.auth.pruneExpiredSessions();
+  const forgotten = await services.idempotency.pruneExpired();
+  log("info", "housekeeping done", {
+    stalePurged: purged,
+    expiredSessionsRemoved: removed,
+    expiredIdempotencyKeysRemoved: forgotten,
+  });
+}

@@ -1,0 +1,32 @@
+/**
+ * npm run start:node [-- --port 8788]: edge-users on Node with libSQL (LIBSQL_URL, by default a
+ * local file) and in-memory cache and limits. Migrations are applied at start.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { createClient } from "@libsql/client";
+import { log } from "./lib/log";
+import { DEFAULT_LIBSQL_URL, DEFAULT_NODE_PORT } from "./node/config";
+import { readMigrations } from "./node/migrations";
+import { startNodeServer } from "./node/server";
+
+const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string" } }, strict: true });
+const url = process.env.LIBSQL_URL || DEFAULT_LIBSQL_URL;
+if (url.startsWith("file:")) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
+
+const port = Number(values.port ?? process.env.PORT ?? DEFAULT_NODE_PORT);
+// With LIBSQL_SYNC_URL, the file is a Turso embedded replica: reads local, writes to the primary.
+const syncUrl = process.env.LIBSQL_SYNC_URL || undefined;
+await startNodeServer({
+  client: createClient({
+    url,
+    authToken: process.env.LIBSQL_AUTH_TOKEN,
+    syncUrl,
+    syncInterval: syncUrl ? 60 : undefined,
+  }),
+  migrations: readMigrations(),
+  port,
+  hostname: values.host,
+});
+log("info", `edge-users on Node: http://${values.host ?? "127.0.0.1"}:${port} (database ${url.split("?")[0]})`);

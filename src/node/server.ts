@@ -1,0 +1,86 @@
+/**
+ * edge-users on Node: the same Hono app, with libSQL as its database, an in-memory cache tier
+ * and in-memory rate limits, for self-hosting and for comparing runtimes. One process: memory
+ * tiers are per process, as they are per isolate on Workers.
+ */
+import { serve } from "@hono/node-server";
+import type { Client } from "@libsql/client";
+import { app } from "../app";
+import { rootCauseMessage } from "../db/errors";
+import { applyLibsqlMigrations, type Migration } from "../db/libsql-migrations";
+import type { Bindings } from "../env";
+import { runHousekeeping } from "../housekeeping";
+import { log } from "../lib/log";
+import { rateLimitPolicies } from "../limits/policies";
+import { createMemoryKv } from "./memory-kv";
+import { createMemoryRateLimit } from "./memory-rate-limit";
+
+/** Configuration the Worker reads from wrangler.toml vars, read here from the environment. */
+const CONFIG_KEYS = [
+  "SIGNUP_OPEN",
+  "SESSION_TTL_SECONDS",
+  "PUBLIC_CACHE_TTL_SECONDS",
+  "CACHE_ENABLED",
+  "MEMORY_CACHE_TTL_SECONDS",
+  "CACHE_REPURGE_DELAY_MS",
+  "CORS_ALLOWED_ORIGINS",
+  "DB_TIMEOUT_MS",
+  "LOG_LEVEL",
+  "LOG_FORMAT",
+  "PASSWORD_PEPPER",
+] as const;
+
+export function nodeBindings(client: Client, environment: NodeJS.ProcessEnv = process.env): Bindings {
+  const vars = Object.fromEntries(CONFIG_KEYS.flatMap((key) => (environment[key] ? [[key, environment[key]]] : [])));
+  const limiter = (policy: (typeof rateLimitPolicies)[keyof typeof rateLimitPolicies]) => createMemoryRateLimit(policy);
+  return {
+    ...vars,
+    LIBSQL_CLIENT: client as never,
+    CACHE: createMemoryKv(),
+    LOGIN_IP_LIMITER: limiter(rateLimitPolicies.loginPerClient),
+    LOGIN_ACCOUNT_LIMITER: limiter(rateLimitPolicies.loginPerAccount),
+    SIGNUP_IP_LIMITER: limiter(rateLimitPolicies.signupPerClient),
+    API_LIMITER: limiter(rateLimitPolicies.api),
+  } as unknown as Bindings;
+}
+
+const waitUntil = (task: Promise<unknown>) =>
+  void task.catch((error: unknown) => log("warn", "background task failed", { error: rootCauseMessage(error) }));
+
+/**
+ * Migrates, then serves. Nothing sits in front of this server to vouch for CF-Connecting-IP, so
+ * whatever a client sends there is replaced by the socket's address.
+ */
+export async function startNodeServer({
+  client,
+  migrations,
+  port,
+  hostname = "127.0.0.1",
+}: {
+  client: Client;
+  migrations: Migration[];
+  port: number;
+  hostname?: string;
+}) {
+  if (client.protocol === "file") await client.execute("pragma foreign_keys = on");
+  await applyLibsqlMigrations(client as never, migrations);
+  const env = nodeBindings(client);
+  const ctx = { waitUntil, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+  const server = serve({
+    port,
+    hostname,
+    fetch: (request, info: { incoming?: { socket?: { remoteAddress?: string } } }) => {
+      const headers = new Headers(request.headers);
+      headers.set("CF-Connecting-IP", info.incoming?.socket?.remoteAddress ?? "unknown");
+      return app.fetch(new Request(request, { headers }), env, ctx);
+    },
+  });
+  // The Worker's per-minute cron, as a timer.
+  const housekeeping = setInterval(() => waitUntil(runHousekeeping(env, waitUntil)), 60_000);
+  housekeeping.unref();
+  const close = () => {
+    clearInterval(housekeeping);
+    server.close();
+  };
+  return { server, env, close };
+}

@@ -1,0 +1,112 @@
+/**
+ * Drives a running edge-users over real HTTP: the contract checks that every way of running it
+ * (`npm start` on workerd, `npm run start:node` on Node) must pass alike.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { expect, it } from "vitest";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts an npm script in its own process group and waits until it answers /health. */
+export async function startServer(script: string, args: string[], port: number, env: Record<string, string> = {}) {
+  let output = "";
+  const child: ChildProcess = spawn("npm", ["run", script, "--", ...args], {
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  child.stdout?.on("data", (chunk) => (output += chunk));
+  child.stderr?.on("data", (chunk) => (output += chunk));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const ok = await fetch(`${base}/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`${script} did not answer within 90 s:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return {
+    base,
+    output: () => output,
+    stop: () => {
+      if (child.pid) process.kill(-child.pid, "SIGTERM");
+    },
+  };
+}
+
+export function client(base: () => string) {
+  return (method: string, path: string, body?: unknown, token?: string, headers: Record<string, string> = {}) =>
+    fetch(`${base()}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+}
+
+/** The contract over HTTP. `name` keeps its accounts apart from other runs on the same database. */
+export function httpContract(base: () => string, name: string) {
+  const json = client(base);
+  const account = { email: `${name}@example.com`, username: name, name: "Contract", password: "contract passphrase" };
+
+  it("is ready: migrations applied, database and cache reachable", async () => {
+    const res = await json("GET", "/ready");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("X-Request-Id")).toBeTruthy();
+    expect(res.headers.get("Server-Timing")).toMatch(/total;dur=/);
+  });
+
+  it("create → login → me → conditional update → logout", async () => {
+    const created = await json("POST", "/api/users", account, undefined, { "Idempotency-Key": `${name}-1` });
+    expect(created.status).toBe(201);
+    const user = (await created.json()) as { id: string };
+    const replay = await json("POST", "/api/users", account, undefined, { "Idempotency-Key": `${name}-1` });
+    expect(replay.headers.get("Idempotent-Replayed")).toBe("true");
+
+    const login = await json("POST", "/api/auth/login", { email: account.email, password: account.password });
+    expect(login.status).toBe(200);
+    const { token } = (await login.json()) as { token: string };
+    const me = await json("GET", "/api/auth/me", undefined, token);
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ id: user.id, email: account.email, role: "member" });
+
+    const stale = await json("PATCH", `/api/users/${user.id}`, { name: "Late" }, token, { "If-Match": '"v9"' });
+    expect(stale.status).toBe(412);
+    const patched = await json("PATCH", `/api/users/${user.id}`, { name: "Renamed" }, token, { "If-Match": '"v1"' });
+    expect(patched.status).toBe(200);
+    expect(patched.headers.get("ETag")).toBe('"v2"');
+    const profile = await json("GET", `/api/users/${user.id}`);
+    expect(await profile.json()).toMatchObject({ name: "Renamed" });
+
+    expect((await json("POST", "/api/auth/logout", undefined, token)).status).toBe(204);
+    expect((await json("GET", "/api/auth/me", undefined, token)).status).toBe(401);
+  });
+
+  it("answers problems as application/problem+json", async () => {
+    const res = await json("GET", "/api/nothing-here");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("Content-Type")).toBe("application/problem+json");
+    const invalid = await json("POST", "/api/users", { email: "nope" });
+    expect(invalid.status).toBe(400);
+  });
+
+  it("serves the OpenAPI document and the docs page", async () => {
+    expect((await json("GET", "/openapi.json")).status).toBe(200);
+    expect((await json("GET", "/docs")).status).toBe(200);
+  });
+}

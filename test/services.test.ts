@@ -1,0 +1,4 @@
+import { d1Backend } from "./d1-backend";
+import { serviceSuite } from "./suites/services.suite";
+
+serviceSuite(d1Backend);

@@ -1,0 +1,81 @@
+/**
+ * What a shared test suite needs from a database backend: Drizzle over it (optionally logging the
+ * statements it sends) and raw SQL for setup and assertions. D1 provides one in workerd
+ * (test/repositories.test.ts), libSQL in Node (test/node/libsql.test.ts).
+ */
+import type { Logger } from "drizzle-orm/logger";
+import { createSessionsRepository } from "../../src/auth/sessions.repository";
+import type { Db } from "../../src/db/client";
+import { newId } from "../../src/lib/ids";
+import { createPasswordHasher } from "../../src/lib/password";
+import { generateSessionToken, hashSessionToken } from "../../src/lib/tokens";
+import { newUserRow, type Role, type User, type UserStatus } from "../../src/users/users.model";
+import { createUsersRepository } from "../../src/users/users.repository";
+
+export type Backend = {
+  name: string;
+  db(logger?: Logger): Db;
+  query<T = Record<string, unknown>>(sql: string, ...args: unknown[]): Promise<T[]>;
+};
+
+export const PASSWORD = "correct horse battery staple";
+
+/** Repositories and seeding helpers over one backend, for suites that must not know which. */
+export function fixtures(backend: Backend) {
+  const hasher = createPasswordHasher();
+  let passwordHash: Promise<string> | undefined;
+  let counter = 0;
+  const unique = () => `${++counter}_${crypto.randomUUID().slice(0, 8)}`;
+  const usersRepository = () => createUsersRepository(backend.db());
+  const sessionsRepository = () => createSessionsRepository(backend.db());
+
+  return {
+    hasher,
+    unique,
+    usersRepository,
+    sessionsRepository,
+
+    async seedUser(options: { role?: Role; status?: UserStatus; createdAt?: Date; name?: string } = {}): Promise<User> {
+      passwordHash ??= hasher.hash(PASSWORD);
+      const suffix = unique();
+      const user = {
+        email: `seed_${suffix}@example.com`,
+        username: `seed_${suffix}`,
+        name: options.name ?? "Seeded User",
+        role: options.role,
+        status: options.status,
+      };
+      return usersRepository().insert(newUserRow(user, await passwordHash, options.createdAt ?? new Date()));
+    },
+
+    async seedSession(user: Pick<User, "id">, expiresAt = new Date(Date.now() + 3_600_000)) {
+      const token = generateSessionToken();
+      const id = newId();
+      const tokenHash = await hashSessionToken(token);
+      await sessionsRepository().insert({ id, userId: user.id, tokenHash, createdAt: new Date(), expiresAt });
+      return { token, tokenHash, sessionId: id };
+    },
+
+    async sessionCount(userId: string): Promise<number> {
+      const [row] = await backend.query<{ n: number }>("select count(*) as n from sessions where user_id = ?", userId);
+      return Number(row?.n ?? 0);
+    },
+
+    async userRow(id: string) {
+      const [row] = await backend.query("select * from users where id = ?", id);
+      return row ?? null;
+    },
+
+    /** The plans SQLite chooses for the statements `run` really sends (captured by a logger). */
+    async plansOf(run: (db: Db) => Promise<unknown>): Promise<string[]> {
+      const queries: { sql: string; params: unknown[] }[] = [];
+      await run(backend.db({ logQuery: (sql, params) => queries.push({ sql, params }) }));
+      return Promise.all(
+        queries.map(async ({ sql, params }) => {
+          const plan = await backend.query<{ detail: string }>(`explain query plan ${sql}`, ...params);
+          return plan.map((row) => row.detail).join("; ");
+        }),
+      );
+    },
+  };
+}

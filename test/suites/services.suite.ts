@@ -1,0 +1,184 @@
+/**
+ * Service and atomicity tests, written once and run against each backend (D1 in workerd, libSQL
+ * in Node): the behaviour users see must not depend on the database under it.
+ */
+import { sql } from "drizzle-orm";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Actor } from "../../src/auth/actor";
+import { createAuthService } from "../../src/auth/auth.service";
+import { runBatch } from "../../src/db/client";
+import { users } from "../../src/db/schema";
+import { ConflictError, PreconditionFailedError, UnauthorizedError } from "../../src/lib/errors";
+import { newId } from "../../src/lib/ids";
+import type { UsersRepository } from "../../src/users/users.repository";
+import { createUsersService } from "../../src/users/users.service";
+import { type Backend, fixtures, PASSWORD } from "./backend";
+
+export function serviceSuite(backend: Backend) {
+  const f = fixtures(backend);
+  afterEach(() => vi.restoreAllMocks());
+
+  const auth = (repository: UsersRepository = f.usersRepository()) =>
+    createAuthService({
+      users: repository,
+      sessions: f.sessionsRepository(),
+      hasher: f.hasher,
+      config: { sessionTtlSeconds: 3600 },
+    });
+  const usersService = () =>
+    createUsersService({ users: f.usersRepository(), hasher: f.hasher, config: { signupOpen: true } });
+  const actorFor = async (role: "admin" | "member"): Promise<Actor> => {
+    const user = await f.seedUser({ role });
+    const { sessionId, tokenHash } = await f.seedSession(user);
+    return { user, sessionId, tokenHash };
+  };
+  const newUser = () => {
+    const suffix = f.unique();
+    return { email: `new_${suffix}@example.com`, username: `new_${suffix}`, name: "New", password: PASSWORD };
+  };
+
+  describe(`auth service (${backend.name})`, () => {
+    it.each([
+      ["an unknown email", async () => ({ email: "nobody@example.com", password: PASSWORD }), false],
+      ["a wrong password", async () => ({ email: (await f.seedUser()).email, password: "wrong password!!" }), false],
+      [
+        "a disabled account",
+        async () => ({ email: (await f.seedUser({ status: "disabled" })).email, password: PASSWORD }),
+        false,
+      ],
+      ["the right password", async () => ({ email: (await f.seedUser()).email, password: PASSWORD }), true],
+    ])("sign-in with %s → exactly one PBKDF2 derivation of 100,000 iterations", async (_, credentials, succeeds) => {
+      const { email, password } = await credentials();
+      // Count the key derivations WebCrypto actually performs, not calls into our own code.
+      const deriveBits = vi.spyOn(crypto.subtle, "deriveBits");
+      const outcome = await auth()
+        .login(email, password)
+        .then(
+          () => "signed in",
+          (error: unknown) => error,
+        );
+      if (succeeds) expect(outcome).toBe("signed in");
+      else expect(outcome).toBeInstanceOf(UnauthorizedError);
+      expect(deriveBits).toHaveBeenCalledTimes(1);
+      expect(deriveBits.mock.calls[0]?.[0]).toMatchObject({ name: "PBKDF2", iterations: 100_000 });
+    });
+
+    it("a user deleted while signing in → 401 like an unknown account, and no session for nobody", async () => {
+      const user = await f.seedUser();
+      const credentials = await f.usersRepository().findCredentialsByEmail(user.email);
+      await f.usersRepository().deleteUnlessLastActiveAdmin(user.id);
+      const racing: UsersRepository = { ...f.usersRepository(), findCredentialsByEmail: async () => credentials };
+      const outcome = await auth(racing)
+        .login(user.email, PASSWORD)
+        .then(
+          (session): { token: string } | Error => session,
+          (error: Error) => error,
+        );
+      // D1 enforces the session's foreign key (401 at once); where the connection does not, the
+      // orphan session can never authenticate: the session check joins the live user.
+      if (outcome instanceof Error) expect(outcome).toBeInstanceOf(UnauthorizedError);
+      else await expect(auth().authenticate(outcome.token)).rejects.toBeInstanceOf(UnauthorizedError);
+    });
+
+    it("sign-in, authenticate, logout: the token works, then it does not", async () => {
+      const user = await f.seedUser();
+      const { token } = await auth().login(user.email, PASSWORD);
+      const actor = await auth().authenticate(token);
+      expect(actor.user.id).toBe(user.id);
+      await auth().logout(actor);
+      await expect(auth().authenticate(token)).rejects.toBeInstanceOf(UnauthorizedError);
+    });
+  });
+
+  describe(`users service (${backend.name})`, () => {
+    it("a taken email or username is a ConflictError, and nothing is written", async () => {
+      const taken = await f.seedUser();
+      const [before] = await backend.query<{ n: number }>("select count(*) as n from users");
+      await expect(usersService().create(null, { ...newUser(), email: taken.email })).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+      await expect(usersService().create(null, { ...newUser(), username: taken.username })).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+      expect(await backend.query("select count(*) as n from users")).toEqual([before]);
+    });
+
+    it("deleting a user ends its sessions", async () => {
+      const admin = await actorFor("admin");
+      const user = await f.seedUser();
+      await f.seedSession(user);
+      await usersService().delete(admin, user.id);
+      expect(await f.userRow(user.id)).toBeNull();
+      expect(await f.sessionCount(user.id)).toBe(0);
+    });
+
+    it("the last active admin can be neither demoted nor deleted", async () => {
+      await backend.query("update users set status = 'disabled' where role = 'admin'");
+      const admin = await actorFor("admin");
+      await expect(usersService().update(admin, admin.user.id, { role: "member" })).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+      await expect(usersService().delete(admin, admin.user.id)).rejects.toBeInstanceOf(ConflictError);
+      expect(await f.userRow(admin.user.id)).toMatchObject({ role: "admin", status: "active" });
+    });
+
+    it("a password change ends the user's other sessions in the same write", async () => {
+      const owner = await actorFor("member");
+      await f.seedSession(owner.user);
+      await usersService().update(owner, owner.user.id, {
+        password: "a new long passphrase",
+        currentPassword: PASSWORD,
+      });
+      expect(await f.sessionCount(owner.user.id)).toBe(1);
+    });
+
+    it("If-Match: a stale version is refused and nothing changes", async () => {
+      const owner = await actorFor("member");
+      await expect(
+        usersService().update(owner, owner.user.id, { name: "Late" }, { versions: [99] }),
+      ).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(await f.userRow(owner.user.id)).toMatchObject({ name: "Seeded User", version: 1 });
+    });
+
+    it("an idempotent creation stores its response in the same write as the user", async () => {
+      const key = crypto.randomUUID();
+      await backend.query(
+        "insert into idempotency_keys (scope, key, fingerprint, state, created_at, expires_at) values ('s', ?, 'f', 'in_flight', ?, ?)",
+        key,
+        Date.now(),
+        Date.now() + 60_000,
+      );
+      const respond = (user: { id: string }) => ({ status: 201, headers: {}, body: JSON.stringify({ id: user.id }) });
+      const user = await usersService().create(null, newUser(), { idempotency: { scope: "s", key, respond } });
+      const [record] = await backend.query("select state, response_body from idempotency_keys where key = ?", key);
+      expect(record).toEqual({ state: "completed", response_body: JSON.stringify({ id: user.id }) });
+    });
+  });
+
+  describe(`atomic batches (${backend.name})`, () => {
+    it("a batch whose last statement fails leaves nothing of the earlier ones", async () => {
+      const db = backend.db();
+      const existing = await f.seedUser();
+      const suffix = f.unique();
+      const fresh = {
+        id: newId(),
+        email: `batch_${suffix}@example.com`,
+        username: `batch_${suffix}`,
+        name: "Batch",
+        passwordHash: "x",
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      };
+      const duplicate = { ...fresh, id: newId(), username: `other_${suffix}`, email: existing.email };
+      await expect(
+        runBatch(db, [
+          db.insert(users).values(fresh),
+          db.update(users).set({ name: sql`'Changed'` }).where(sql`${users.id} = ${existing.id}`),
+          db.insert(users).values(duplicate),
+        ]),
+      ).rejects.toThrow(/UNIQUE/);
+      expect(await f.userRow(fresh.id)).toBeNull();
+      expect(await f.userRow(existing.id)).toMatchObject({ name: "Seeded User" });
+    });
+  });
+}
