@@ -106,7 +106,7 @@ describe("the whole API", () => {
     expect((await api("GET", "/api/auth/me", { token, headers: { "CF-Connecting-IP": "203.0.113.91" } })).status).toBe(
       200,
     );
-  });
+  }, 60_000);
 
   it("an IPv6 client's whole /64 shares one key", () => {
     expect(clientAddressKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
