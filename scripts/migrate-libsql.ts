@@ -4,17 +4,15 @@
  * Applies drizzle/ to a libSQL database: LIBSQL_URL (and LIBSQL_AUTH_TOKEN) for Turso, or by
  * default the local file `npm run start:node` serves. A second run changes nothing.
  */
-import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createClient } from "@libsql/client";
 import { applyLibsqlMigrations } from "../src/db/libsql-migrations";
-import { DEFAULT_LIBSQL_URL } from "../src/node/config";
+import { DEFAULT_LIBSQL_URL, ensureDatabaseDirectory } from "../src/node/config";
 import { readMigrations } from "../src/node/migrations";
 
 const { values } = parseArgs({ options: { url: { type: "string" } }, strict: true });
 const url = values.url ?? process.env.LIBSQL_URL ?? DEFAULT_LIBSQL_URL;
-if (url.startsWith("file:"))
-  mkdirSync(new URL(".", `file://${process.cwd()}/${url.slice(5)}`).pathname, { recursive: true });
+ensureDatabaseDirectory(url);
 
 const client = createClient({ url, authToken: process.env.LIBSQL_AUTH_TOKEN });
 try {

@@ -67,7 +67,8 @@ const ConfigSchema = z.object({
     .pipe(z.array(z.url({ message: "CORS_ALLOWED_ORIGINS lists origins such as https://app.example.com, never *" }))),
   LIBSQL_URL: z
     .string()
-    .regex(/^(libsql|https?|wss?|file):/, "LIBSQL_URL must be a libsql://, https://, wss:// or file: URL")
+    // Not ws(s): a WebSocket client would be shared across requests, which Workers forbid.
+    .regex(/^(libsql|https?|file):/, "LIBSQL_URL must be a libsql://, https:// or (on Node) file: URL")
     .optional()
     .or(z.literal("").transform(() => undefined)),
   LIBSQL_AUTH_TOKEN: z.string().optional(),
@@ -75,6 +76,9 @@ const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
 });
+
+/** The variables configuration is read from (wrangler.toml vars and secrets; the environment on Node). */
+export const CONFIG_VARIABLES = Object.keys(ConfigSchema.shape) as (keyof typeof ConfigSchema.shape)[];
 
 const parsed = new WeakMap<object, AppConfig>();
 

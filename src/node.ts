@@ -2,29 +2,30 @@
  * npm run start:node [-- --port 8788]: edge-users on Node with libSQL (LIBSQL_URL, by default a
  * local file) and in-memory cache and limits. Migrations are applied at start.
  */
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient } from "@libsql/client";
 import { log } from "./lib/log";
-import { DEFAULT_LIBSQL_URL, DEFAULT_NODE_PORT } from "./node/config";
+import { DEFAULT_LIBSQL_URL, DEFAULT_NODE_PORT, ensureDatabaseDirectory } from "./node/config";
 import { readMigrations } from "./node/migrations";
 import { startNodeServer } from "./node/server";
 
 const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string" } }, strict: true });
 const url = process.env.LIBSQL_URL || DEFAULT_LIBSQL_URL;
-if (url.startsWith("file:")) mkdirSync(dirname(url.slice("file:".length)), { recursive: true });
+ensureDatabaseDirectory(url);
 
 const port = Number(values.port ?? process.env.PORT ?? DEFAULT_NODE_PORT);
 // With LIBSQL_SYNC_URL, the file is a Turso embedded replica: reads local, writes to the primary.
 const syncUrl = process.env.LIBSQL_SYNC_URL || undefined;
+const client = createClient({
+  url,
+  authToken: process.env.LIBSQL_AUTH_TOKEN,
+  syncUrl,
+  syncInterval: syncUrl ? 60 : undefined,
+});
+// A replica must catch up before the migrator reads what is applied (it reads locally).
+if (syncUrl) await client.sync();
 await startNodeServer({
-  client: createClient({
-    url,
-    authToken: process.env.LIBSQL_AUTH_TOKEN,
-    syncUrl,
-    syncInterval: syncUrl ? 60 : undefined,
-  }),
+  client,
   migrations: readMigrations(),
   port,
   hostname: values.host,

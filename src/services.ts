@@ -65,6 +65,9 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
 function libsqlClient(env: Bindings, config: AppConfig): LibsqlClient | undefined {
   if (env.LIBSQL_CLIENT) return env.LIBSQL_CLIENT;
   if (!config.libsqlUrl) return undefined;
+  if (config.libsqlUrl.startsWith("file:")) {
+    throw new Error("Invalid configuration: LIBSQL_URL file: needs a filesystem; use it with npm run start:node");
+  }
   return createLibsqlClient({ url: config.libsqlUrl, authToken: config.libsqlAuthToken });
 }
 

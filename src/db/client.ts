@@ -1,5 +1,6 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import { DatabaseError } from "./errors";
 
 /**
  * The database handle repositories are written against: Drizzle's async SQLite database, which
@@ -14,7 +15,12 @@ export type Db = BaseSQLiteDatabase<"async", unknown>;
  */
 export async function runBatch(db: Db, statements: BatchItem<"sqlite">[]): Promise<unknown[]> {
   const batching = db as unknown as { batch(items: BatchItem<"sqlite">[]): Promise<unknown[]> };
-  return batching.batch(statements);
+  try {
+    return await batching.batch(statements);
+  } catch (error) {
+    // Drizzle passes batch errors through unwrapped; mark them as the database's.
+    throw error instanceof DatabaseError ? error : new DatabaseError(error);
+  }
 }
 
 /** How many rows a write changed: D1 reports `meta.changes`, libSQL `rowsAffected`. */

@@ -29,29 +29,39 @@ export function isForeignKeyViolation(error: unknown): boolean {
   return [...messages(error)].some((message) => message.includes("FOREIGN KEY constraint failed"));
 }
 
-const OUR_BUG =
-  /SQLITE_CONSTRAINT|SQLITE_ERROR|SQLITE_MISMATCH|SQLITE_RANGE|SQLITE_TOOBIG|no such (table|column)|syntax error|too big/;
-
 /**
- * True when a database call failed for reasons outside our code (network, overload, timeout,
- * reset), so the client should retry (503). Schema and constraint errors are bugs (500).
+ * Thrown by the database seams (the instrumented D1 binding and libSQL client, runBatch) around
+ * whatever the driver threw, so a failure is known to come from the database even when the
+ * driver's own error is a bare `TypeError: fetch failed`.
  */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const chain = [...messages(error)];
-  const fromDatabase =
-    error instanceof Error &&
-    (error.name === "DrizzleQueryError" ||
-      chain.some((m) => m.includes("D1_") || m.includes("LIBSQL_")) ||
-      isLibsqlError(error));
-  return fromDatabase && !chain.some((m) => OUR_BUG.test(m));
+export class DatabaseError extends Error {
+  constructor(cause: unknown) {
+    super(`database call failed: ${rootCauseMessage(cause)}`, { cause });
+    this.name = "DatabaseError";
+  }
 }
 
-function isLibsqlError(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
-    if (current.name === "LibsqlError") return true;
+/** Errors a retry cannot fix: schema or query bugs, refused constraints. */
+const OUR_BUG =
+  /SQLITE_CONSTRAINT|SQLITE_ERROR|SQLITE_MISMATCH|SQLITE_RANGE|SQLITE_TOOBIG|no such (table|column)|syntax error|too big/;
+/** Errors of configuration: a wrong URL or token fails every request until someone fixes it. */
+const MISCONFIGURED = /URL_SCHEME_NOT_SUPPORTED|URL_INVALID|\b40[13]\b|unauthori[sz]ed|authentication/i;
+const DRIVER_ERRORS = new Set(["DatabaseError", "DrizzleQueryError", "LibsqlError", "LibsqlBatchError"]);
+
+/**
+ * True when a database call failed for reasons outside our code and configuration (network,
+ * overload, busy, timeout), so the client should retry (503). Bugs and bad settings are 500s.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const chain: Error[] = [];
+  for (let current = error, depth = 0; current instanceof Error && depth < 6; depth++) {
+    chain.push(current);
     current = current.cause;
   }
-  return false;
+  const fromDatabase = chain.some(
+    (link) => DRIVER_ERRORS.has(link.name) || link.message.startsWith("Failed query:") || link.message.includes("D1_"),
+  );
+  return fromDatabase && !chain.some((link) => OUR_BUG.test(link.message) || MISCONFIGURED.test(link.message));
 }
 
 /** The innermost error of a cause chain: the driver's own error, without Drizzle's wrapper. */

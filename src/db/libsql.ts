@@ -1,11 +1,14 @@
 import type { Client, InStatement, ResultSet } from "@libsql/client/web";
-import { drizzle } from "drizzle-orm/libsql";
+import { drizzle } from "drizzle-orm/libsql/web";
+import type { Logger } from "drizzle-orm/logger";
+import { asDatabaseError } from "../lib/instrument";
 import type { RequestMetrics } from "../lib/metrics";
 import { withTimeout } from "../lib/timeout";
 import type { Db } from "./client";
 
-export function createLibsqlDatabase(client: Client): Db {
-  return drizzle(client) as unknown as Db;
+/** Drizzle over a libSQL client (the web client in Workers, the Node client elsewhere). */
+export function createLibsqlDatabase(client: Client, logger?: Logger): Db {
+  return drizzle(client, logger ? { logger } : {}) as unknown as Db;
 }
 
 /**
@@ -19,7 +22,7 @@ export function instrumentLibsql(
   { timeoutMs }: { timeoutMs: number },
 ): Client {
   const timed = <T>(queries: number, work: () => Promise<T>) =>
-    metrics.timeDb(queries, () => withTimeout(work(), timeoutMs, "LIBSQL_ERROR: no answer"));
+    metrics.timeDb(queries, () => asDatabaseError(withTimeout(work(), timeoutMs, "LIBSQL_ERROR: no answer")));
   return {
     execute: ((statement: InStatement | string, args?: unknown) =>
       timed(1, () => client.execute(statement as never, args as never))) as Client["execute"],

@@ -1,5 +1,15 @@
+import { DatabaseError } from "../db/errors";
 import type { RequestMetrics } from "./metrics";
 import { withTimeout } from "./timeout";
+
+/** A failure of a database call, marked as the database's (see DatabaseError). */
+export async function asDatabaseError<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw error instanceof DatabaseError ? error : new DatabaseError(error);
+  }
+}
 
 /**
  * Bindings that report each call to the request's metrics. They are the seams where database
@@ -45,7 +55,7 @@ export function instrumentD1(
   { timeoutMs }: { timeoutMs: number },
 ): D1Database {
   const timed: Timed = (queries, run) =>
-    metrics.timeDb(queries, () => withTimeout(run(), timeoutMs, "D1_ERROR: no answer"));
+    metrics.timeDb(queries, () => asDatabaseError(withTimeout(run(), timeoutMs, "D1_ERROR: no answer")));
   const unwrap = (statement: D1PreparedStatement) =>
     statement instanceof MeasuredStatement ? statement.inner : statement;
   const measured = {

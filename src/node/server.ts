@@ -8,30 +8,19 @@ import type { Client } from "@libsql/client";
 import { app } from "../app";
 import { rootCauseMessage } from "../db/errors";
 import { applyLibsqlMigrations, type Migration } from "../db/libsql-migrations";
-import type { Bindings } from "../env";
+import { type Bindings, CONFIG_VARIABLES } from "../env";
 import { runHousekeeping } from "../housekeeping";
 import { log } from "../lib/log";
 import { rateLimitPolicies } from "../limits/policies";
 import { createMemoryKv } from "./memory-kv";
 import { createMemoryRateLimit } from "./memory-rate-limit";
 
-/** Configuration the Worker reads from wrangler.toml vars, read here from the environment. */
-const CONFIG_KEYS = [
-  "SIGNUP_OPEN",
-  "SESSION_TTL_SECONDS",
-  "PUBLIC_CACHE_TTL_SECONDS",
-  "CACHE_ENABLED",
-  "MEMORY_CACHE_TTL_SECONDS",
-  "CACHE_REPURGE_DELAY_MS",
-  "CORS_ALLOWED_ORIGINS",
-  "DB_TIMEOUT_MS",
-  "LOG_LEVEL",
-  "LOG_FORMAT",
-  "PASSWORD_PEPPER",
-] as const;
-
 export function nodeBindings(client: Client, environment: NodeJS.ProcessEnv = process.env): Bindings {
-  const vars = Object.fromEntries(CONFIG_KEYS.flatMap((key) => (environment[key] ? [[key, environment[key]]] : [])));
+  const vars = Object.fromEntries(
+    CONFIG_VARIABLES.filter((key) => !key.startsWith("LIBSQL")).flatMap((key) =>
+      environment[key] ? [[key, environment[key]]] : [],
+    ),
+  );
   const limiter = (policy: (typeof rateLimitPolicies)[keyof typeof rateLimitPolicies]) => createMemoryRateLimit(policy);
   return {
     ...vars,
@@ -62,7 +51,6 @@ export async function startNodeServer({
   port: number;
   hostname?: string;
 }) {
-  if (client.protocol === "file") await client.execute("pragma foreign_keys = on");
   await applyLibsqlMigrations(client as never, migrations);
   const env = nodeBindings(client);
   const ctx = { waitUntil, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;

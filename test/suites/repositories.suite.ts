@@ -134,6 +134,16 @@ export function repositorySuite(backend: Backend) {
     const plansOf = (run: (repository: UsersRepository) => Promise<unknown>) =>
       f.plansOf((db) => run(createUsersRepository(db)));
 
+    it("q matches a case-insensitive prefix and treats % and _ literally", async () => {
+      const name = `Mixed${unique().replace(/_/g, "")}`;
+      const user = await seedUser({ name: `${name} Case` });
+      const search = (q: string) => usersRepository().list({ q, limit: 10 });
+      expect((await search(name.toUpperCase())).map((u) => u.id)).toEqual([user.id]);
+      expect((await search(name.toLowerCase())).map((u) => u.id)).toEqual([user.id]);
+      expect(await search(`${name.slice(0, 3)}%`)).toEqual([]);
+      expect(await search(`${name.slice(0, 3)}_`)).toEqual([]);
+    });
+
     it("the newest-first page after a cursor walks an index, with no sort step", async () => {
       const [plan] = await plansOf((repository) =>
         repository.list({ limit: 21, after: { createdAt: new Date(), id: "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" } }),
