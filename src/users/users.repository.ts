@@ -183,10 +183,11 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       const records = staleRecords(target, revoked, changes.updatedAt);
       const statements: BatchItem<"sqlite">[] = [...records, update];
       if (revoked) {
-        // Only revoke if the update landed: the predicate reads the row the update just wrote.
-        const landed = changes.passwordHash
-          ? sql`(select ${users.passwordHash} from ${users} where ${users.id} = ${id}) = ${changes.passwordHash}`
-          : sql`(select ${users.updatedAt} from ${users} where ${users.id} = ${id}) = ${changes.updatedAt.getTime()}`;
+        // Only revoke if the update landed. SQLite's changes() is the row count of the statement
+        // completed just before this one on the batch's connection: the update. (Comparing the row
+        // to what the update wrote is not enough: a refused update can match a row written in the
+        // same millisecond.)
+        const landed = sql`changes() > 0`;
         statements.push(db.delete(sessions).where(and(revoked, landed)));
       }
       let results: unknown[];
