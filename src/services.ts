@@ -6,6 +6,7 @@ import { type CacheTiers, createCachedUsersRepository } from "./cache/cached-use
 import { createKvCache } from "./cache/kv-cache";
 import { createMemoryCache, type MemoryCache } from "./cache/memory-cache";
 import { createPurger, type Purger } from "./cache/purger";
+import type { Db } from "./db/client";
 import { createD1Database } from "./db/d1";
 import { createLibsqlDatabase, instrumentLibsql } from "./db/libsql";
 import { createStalePurgesRepository } from "./db/stale-purges";
@@ -80,17 +81,63 @@ export type RequestScope = {
 };
 
 /**
- * The composition root, per request (a handful of small objects): bindings wrapped to report to
- * the request's metrics, repositories over them, the cache decorating the repositories, services
- * over those. Isolate-wide state is only what must outlive a request.
+ * The composition root, per request: bindings wrapped to report to the request's metrics,
+ * repositories over them, the cache decorating the repositories, services over those. Each piece
+ * is built on first use, so a request pays only for what it touches: a profile served from the
+ * memory tier builds no Drizzle instance and no auth service. Isolate-wide state is only what must
+ * outlive a request.
  */
 export function createServices({ env, config, metrics, defer }: RequestScope): Services {
   const { memory, hasher, libsql } = isolateState(env, config);
   const timeoutMs = config.dbTimeoutMs;
   // The backend is configuration: libSQL when a client or LIBSQL_URL is given, D1 otherwise.
-  const db = libsql
-    ? createLibsqlDatabase(instrumentLibsql(libsql, metrics, { timeoutMs }))
-    : createD1Database(instrumentD1(env.DB, metrics, { timeoutMs }));
+  const db = deferred(() =>
+    libsql
+      ? createLibsqlDatabase(instrumentLibsql(libsql, metrics, { timeoutMs }))
+      : createD1Database(instrumentD1(env.DB, metrics, { timeoutMs })),
+  );
+  const repositories = once(() => composeRepositories({ env, config, metrics, defer }, db, memory));
+  const limiter = once(() => createRateLimiter(env));
+  const users = once(() => createUsersService({ users: repositories().users, hasher, config }));
+  const auth = once(() => {
+    const { users, sessions } = repositories();
+    return createAuthService({ users, sessions, hasher, config, limiter: limiter() });
+  });
+  const idempotency = once(() => createIdempotencyService(createIdempotencyRepository(db)));
+  const readiness = once(() =>
+    createReadinessProbe({
+      pingDatabase: () => (libsql ? libsql.execute("select 1") : env.DB.prepare("select 1").first()),
+      pingCache: () => env.CACHE.get("readiness-probe"),
+    }),
+  );
+  return {
+    get users() {
+      return users();
+    },
+    get auth() {
+      return auth();
+    },
+    get limiter() {
+      return limiter();
+    },
+    get idempotency() {
+      return idempotency();
+    },
+    get readiness() {
+      return readiness();
+    },
+    get purger() {
+      return repositories().purger;
+    },
+  };
+}
+
+/** The repositories, decorated by the cache tiers when the cache is on. */
+function composeRepositories(
+  { env, config, metrics, defer }: RequestScope,
+  db: Db,
+  memory: MemoryCache<User>,
+): { users: UsersRepository; sessions: SessionsRepository; purger: Purger | null } {
   const recordStale = config.cacheEnabled;
   let users: UsersRepository = createUsersRepository(db, { recordStale });
   let sessions: SessionsRepository = createSessionsRepository(db, { recordStale });
@@ -118,17 +165,29 @@ export function createServices({ env, config, metrics, defer }: RequestScope): S
     users = createCachedUsersRepository(users, tiers);
     sessions = createCachedSessionsRepository(sessions, users, tiers);
   }
+  return { users, sessions, purger };
+}
 
-  const limiter = createRateLimiter(env);
-  return {
-    users: createUsersService({ users, hasher, config }),
-    auth: createAuthService({ users, sessions, hasher, config, limiter }),
-    limiter,
-    idempotency: createIdempotencyService(createIdempotencyRepository(db)),
-    readiness: createReadinessProbe({
-      pingDatabase: () => (libsql ? libsql.execute("select 1") : env.DB.prepare("select 1").first()),
-      pingCache: () => env.CACHE.get("readiness-probe"),
-    }),
-    purger,
+/** A value made on its first use and kept. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
   };
+}
+
+/**
+ * An object that stands in for the one `make` returns, made on the first property read. For the
+ * database handle, which repositories hold from construction but a cache hit never queries.
+ */
+function deferred<T extends object>(make: () => T): T {
+  const target = once(make);
+  return new Proxy({} as T, {
+    get(_stub, key) {
+      const real = target();
+      const value = Reflect.get(real, key, real);
+      return typeof value === "function" ? value.bind(real) : value;
+    },
+  });
 }

@@ -46,21 +46,21 @@ const me = createRoute({
 export const authRouter = createRouter()
   .openapi(login, async (c) => {
     const { email, password } = c.req.valid("json");
-    const session = await c.var.services.auth.login(email, password);
+    const session = await c.get("services").auth.login(email, password);
     return c.json(
       { token: session.token, expiresAt: session.expiresAt.toISOString(), user: toUserView(session.user) },
       200,
     );
   })
   .openapi(logout, async (c) => {
-    await c.var.services.auth.logout(c.var.actor);
+    await c.get("services").auth.logout(c.get("actor"));
     return c.body(null, 204);
   })
   .openapi(me, (c) => {
-    const { user } = c.var.actor;
+    const { user } = c.get("actor");
     return c.json(
       toUserView(user),
       200,
-      representationHeaders(user.version, "full", c.var.config.publicCacheTtlSeconds),
+      representationHeaders(user.version, "full", c.get("config").publicCacheTtlSeconds),
     );
   });

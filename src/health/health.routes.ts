@@ -39,7 +39,7 @@ const ready = createRoute({
 export const healthRouter = createRouter()
   .openapi(health, (c) => c.json({ status: "ok" as const }, 200))
   .openapi(ready, async (c) => {
-    const { ready, checks } = await c.var.services.readiness.check();
+    const { ready, checks } = await c.get("services").readiness.check();
     c.header("Cache-Control", "no-store");
     if (ready) return c.json({ status: "ready" as const, checks }, 200);
     const failed = Object.entries(checks)

@@ -100,7 +100,9 @@ export class AppError extends Error {
 
   constructor(problem: ProblemKind, detail?: string, options: AppErrorOptions = {}) {
     super(detail ?? problem.title, { cause: options.cause });
-    this.name = new.target.name;
+    // One name for the family; `kind` tells them apart. (Class names are not kept in the bundle:
+    // keep_names is off in wrangler.toml, and a renamed class would report a wrong one.)
+    this.name = "AppError";
     this.kind = problem;
     this.detail = detail;
     this.errors = options.errors;

@@ -1,24 +1,24 @@
 import { createMiddleware } from "hono/factory";
 import type { Actor } from "../auth/actor";
+import type { AuthService } from "../auth/auth.service";
 import type { AppEnv } from "../env";
 import { UnauthorizedError } from "../lib/errors";
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
-async function resolveActor(c: { req: { header(name: string): string | undefined }; var: AppEnv["Variables"] }) {
-  const header = c.req.header("Authorization");
-  if (header === undefined) return null;
+/** The session behind an `Authorization` header; a header that is not a bearer token is a 401. */
+async function resolveActor(header: string, auth: AuthService) {
   const token = BEARER.exec(header)?.[1];
   if (!token) throw new UnauthorizedError("Send credentials as `Authorization: Bearer <token>`.");
-  return c.var.services.auth.authenticate(token);
+  return auth.authenticate(token);
 }
 
-/** The caller must present a valid bearer token (401 otherwise); `c.var.actor` is then set. */
+/** The caller must present a valid bearer token (401 otherwise); `c.get("actor")` is then set. */
 export function requireAuth() {
   return createMiddleware<AppEnv & { Variables: { actor: Actor } }>(async function requireAuth(c, next) {
-    const actor = await resolveActor(c);
-    if (!actor) throw new UnauthorizedError();
-    c.set("actor", actor);
+    const header = c.req.header("Authorization");
+    if (header === undefined) throw new UnauthorizedError();
+    c.set("actor", await resolveActor(header, c.get("services").auth));
     await next();
   });
 }
@@ -26,7 +26,9 @@ export function requireAuth() {
 /** Anonymous callers are welcome (`actor` null), but a token that is sent must be valid (401 otherwise). */
 export function optionalAuth() {
   return createMiddleware<AppEnv>(async function optionalAuth(c, next) {
-    c.set("actor", await resolveActor(c));
+    const header = c.req.header("Authorization");
+    // Anonymous requests never touch the auth service (it is built on first use).
+    if (header !== undefined) c.set("actor", await resolveActor(header, c.get("services").auth));
     await next();
   });
 }

@@ -16,7 +16,7 @@ export function rateLimit(policy: RateLimitPolicy, keyOf: KeyOf) {
     const key = await keyOf(c);
     if (key === null) return next();
     c.header("RateLimit-Policy", policyHeader(policy), { append: true });
-    await c.var.services.limiter.enforce(policy, key);
+    await c.get("services").limiter.enforce(policy, key);
     await next();
   });
 }
@@ -28,5 +28,5 @@ export function clientAddress(c: Context): string {
 
 /** Sign-ups by admins are not throttled per address; everyone else's are. Runs after auth. */
 export function unlessAdmin(c: Context<AppEnv>): string | null {
-  return isAdmin(c.var.actor) ? null : clientAddress(c);
+  return isAdmin(c.get("actor")) ? null : clientAddress(c);
 }

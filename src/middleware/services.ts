@@ -8,7 +8,7 @@ export function provideServices() {
   return createMiddleware<AppEnv>(async function provideServices(c, next) {
     const config = readConfig(c.env);
     c.set("config", config);
-    c.set("services", createServices({ env: c.env, config, metrics: c.var.metrics, defer: deferrer(c) }));
+    c.set("services", createServices({ env: c.env, config, metrics: c.get("metrics"), defer: deferrer(c) }));
     c.set("actor", null);
     await next();
   });

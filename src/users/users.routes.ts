@@ -149,7 +149,9 @@ const deleteUser = createRoute({
 
 export const usersRouter = createRouter()
   .openapi(createUser, async (c) => {
-    const { actor, services, config } = c.var;
+    const actor = c.get("actor");
+    const services = c.get("services");
+    const config = c.get("config");
     const input = c.req.valid("json");
     const respond = (user: User): StoredResponse => ({
       status: 201,
@@ -171,34 +173,31 @@ export const usersRouter = createRouter()
   })
   .openapi(listUsers, async (c) => {
     const { limit, cursor, role, status, q } = c.req.valid("query");
-    const page = await c.var.services.users.list(c.var.actor, { limit, after: cursor, role, status, q });
+    const page = await c.get("services").users.list(c.get("actor"), { limit, after: cursor, role, status, q });
     const last = page.users.at(-1);
     const nextCursor = page.hasMore && last ? encodeCursor(last) : null;
     return c.json({ data: page.users.map(toUserView), nextCursor }, 200);
   })
   .openapi(getUser, async (c) => {
-    const { user, view } = await c.var.services.users.get(c.var.actor, c.req.valid("param").id);
-    const headers = representationHeaders(user.version, view, c.var.config.publicCacheTtlSeconds);
+    const { user, view } = await c.get("services").users.get(c.get("actor"), c.req.valid("param").id);
+    const headers = representationHeaders(user.version, view, c.get("config").publicCacheTtlSeconds);
     if (matchesIfNoneMatch(c.req.valid("header")["if-none-match"], headers.ETag)) return c.body(null, 304, headers);
     return c.json(view === "full" ? toUserView(user) : toPublicProfileView(user), 200, headers);
   })
   .openapi(updateUser, async (c) => {
     const precondition = versionsFromIfMatch(c.req.valid("header")["if-match"]);
-    const user = await c.var.services.users.update(
-      c.var.actor,
-      c.req.valid("param").id,
-      c.req.valid("json"),
-      precondition,
-    );
+    const user = await c
+      .get("services")
+      .users.update(c.get("actor"), c.req.valid("param").id, c.req.valid("json"), precondition);
     return c.json(
       toUserView(user),
       200,
-      representationHeaders(user.version, "full", c.var.config.publicCacheTtlSeconds),
+      representationHeaders(user.version, "full", c.get("config").publicCacheTtlSeconds),
     );
   })
   .openapi(deleteUser, async (c) => {
     const precondition = versionsFromIfMatch(c.req.valid("header")["if-match"]);
-    await c.var.services.users.delete(c.var.actor, c.req.valid("param").id, precondition);
+    await c.get("services").users.delete(c.get("actor"), c.req.valid("param").id, precondition);
     return c.body(null, 204);
   });
 
