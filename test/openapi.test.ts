@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { api } from "./helpers";
 
-type Operation = { security?: unknown[]; responses: Record<string, { content?: Record<string, unknown> }> };
+type Operation = {
+  security?: unknown[];
+  parameters?: { name: string; in: string; required?: boolean }[];
+  responses: Record<string, { content?: Record<string, unknown> }>;
+};
 type Document = {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
@@ -60,6 +64,12 @@ describe("GET /openapi.json", () => {
   it("documents the validators: 304 on reads, 412 on conditional writes", async () => {
     const doc = await document();
     expect(doc.paths["/api/users/{id}"]?.get?.responses).toHaveProperty("304");
+    expect(doc.paths["/api/users/{id}"]?.get?.parameters).toContainEqual(
+      expect.objectContaining({ name: "If-None-Match", in: "header", required: false }),
+    );
+    expect(doc.paths["/api/users/{id}"]?.patch?.parameters).toContainEqual(
+      expect.objectContaining({ name: "if-match", in: "header" }),
+    );
     expect(doc.paths["/api/users/{id}"]?.patch?.responses).toHaveProperty("412");
     expect(doc.paths["/api/users/{id}"]?.delete?.responses).toHaveProperty("412");
   });

@@ -103,10 +103,19 @@ const getUser = createRoute({
     "The full user to its owner and admins (`private, no-store`), the public profile to everyone else (`public, max-age=PUBLIC_CACHE_TTL_SECONDS`, served from the edge cache). Both carry an `ETag`; a matching `If-None-Match` gives 304.",
   middleware: [optionalAuth()] as const,
   security: [{}, ...bearerSecurity],
-  request: {
-    params: UserIdParamsSchema,
-    headers: z.object({ "if-none-match": z.string().optional().openapi({ example: '"v3-public"' }) }),
-  },
+  request: { params: UserIdParamsSchema },
+  // Documented, not validated: any string is a valid If-None-Match (one that matches nothing is a
+  // 200), and a header validator copies every request header on the hottest route (9% of a cached
+  // read's CPU in `npm run bench:profile`). The handler reads the one header.
+  parameters: [
+    {
+      name: "If-None-Match",
+      in: "header",
+      required: false,
+      description: "Entity tags from earlier responses; a current one gives 304",
+      schema: { type: "string", example: '"v3-public"' },
+    },
+  ],
   responses: {
     200: userResponse(UserViewSchema, "The user (full) or its public profile"),
     304: { description: "Not modified: the `If-None-Match` tag is current", headers: representationHeadersSchema },
@@ -181,7 +190,7 @@ export const usersRouter = createRouter()
   .openapi(getUser, async (c) => {
     const { user, view } = await c.get("services").users.get(c.get("actor"), c.req.valid("param").id);
     const headers = representationHeaders(user.version, view, c.get("config").publicCacheTtlSeconds);
-    if (matchesIfNoneMatch(c.req.valid("header")["if-none-match"], headers.ETag)) return c.body(null, 304, headers);
+    if (matchesIfNoneMatch(c.req.header("If-None-Match"), headers.ETag)) return c.body(null, 304, headers);
     return c.json(view === "full" ? toUserView(user) : toPublicProfileView(user), 200, headers);
   })
   .openapi(updateUser, async (c) => {
