@@ -22,11 +22,13 @@ export type HarnessOptions = {
   /** Vars to override (wrangler.toml's are the default). */
   vars?: Record<string, string>;
   /**
-   * Leave out the general API limiter (300/min per caller). Throughput runs send thousands of
-   * requests from one client, which that limit exists to stop; locally its binding is also a
-   * round trip to Miniflare's own service, which the edge keeps on the machine.
+   * Leave out the rate limiters. Throughput runs send thousands of requests from one client, which
+   * the limits exist to stop (sign-ins and sign-ups would only measure 429s); locally each limiter
+   * call is also a round trip to Miniflare's own service, which the edge keeps on the machine.
    */
-  withoutApiLimiter?: boolean;
+  withoutLimits?: boolean;
+  /** Open workerd's DevTools inspector on this port (for CPU profiles). */
+  inspectorPort?: number;
 };
 
 /**
@@ -34,7 +36,10 @@ export type HarnessOptions = {
  * CACHE_ENABLED=false, sharing its D1 and KV) and `hello` (the ceiling), routed by Host header.
  * Logging is at warn: a benchmark measures the Worker, not a terminal printing a line per request.
  */
-export async function startWorkers(scriptPath: string, { vars = {}, withoutApiLimiter = false }: HarnessOptions = {}) {
+export async function startWorkers(
+  scriptPath: string,
+  { vars = {}, withoutLimits = false, inspectorPort }: HarnessOptions = {},
+) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
   // The bundle is already built: wrangler's module rules for sources do not apply to it.
   const { modulesRules: _modulesRules, ...fromConfig } = workerOptions as unknown as LegacyWorkerOptions & {
@@ -42,20 +47,21 @@ export async function startWorkers(scriptPath: string, { vars = {}, withoutApiLi
     bindings?: Record<string, string>;
     ratelimits?: Record<string, unknown>;
   };
-  const { API_LIMITER: _apiLimiter, ...otherLimiters } = fromConfig.ratelimits ?? {};
   const app = {
     ...fromConfig,
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
     bindings: { ...fromConfig.bindings, LOG_LEVEL: "warn", ...vars },
-    ratelimits: withoutApiLimiter ? otherLimiters : fromConfig.ratelimits,
+    ratelimits: withoutLimits ? {} : fromConfig.ratelimits,
   } as LegacyWorkerOptions;
   // Miniflare 5 takes a new options shape; the v4 shape (wrangler's own vocabulary) converts to it.
+  const launched = performance.now();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
+      inspectorPort,
       workers: [
         { ...app, name: "app", routes: ["app.bench/*"] },
         {
@@ -75,6 +81,9 @@ export async function startWorkers(scriptPath: string, { vars = {}, withoutApiLi
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   const url = await mf.ready;
+  // Start-up: from launching workerd to the Worker's first answer.
+  await fetch(new URL("/health", url), { headers: { host: "app.bench" } });
+  const startupMs = performance.now() - launched;
   const db = await mf.getD1Database("DB", "app");
   for (const file of readdirSync(join(root, "drizzle"))
     .filter((name) => name.endsWith(".sql"))
@@ -84,5 +93,5 @@ export async function startWorkers(scriptPath: string, { vars = {}, withoutApiLi
       if (statement.trim()) await db.prepare(statement).run();
     }
   }
-  return { mf, url, hosts: { app: "app.bench", nocache: "nocache.bench", hello: "hello.bench" } };
+  return { mf, url, startupMs, hosts: { app: "app.bench", nocache: "nocache.bench", hello: "hello.bench" } };
 }
