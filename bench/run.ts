@@ -28,8 +28,9 @@ for (let i = 0; i < 3; i++) {
 }
 
 // 2. The Worker, the ceiling and the peer, side by side.
-const { mf, url, hosts } = await startWorkers(scriptPath, { withoutLimits: true });
 const peer = await startPeer();
+process.once("exit", () => peer.process.kill());
+const { mf, url, hosts } = await startWorkers(scriptPath, { withoutLimits: true });
 const workerd = () => descendants("workerd");
 
 try {
@@ -239,20 +240,30 @@ try {
  * npm builds native addons against it, while the project's scripts run on its pinned Node 22).
  */
 async function startPeer(): Promise<{ url: URL; pid: number; node: string; process: ChildProcess }> {
-  const candidates = (process.env.PATH ?? "").split(":").filter((dir) => !dir.includes("node_modules"));
-  const nodeBinary =
-    candidates
-      .map((dir) => `${dir}/node`)
-      .find((path) => {
-        try {
-          execFileSync(path, ["-e", "require('better-sqlite3')"], { stdio: "ignore", cwd: process.cwd() });
-          return true;
-        } catch {
-          return false;
-        }
-      }) ?? process.execPath;
+  const candidates = (process.env.PATH ?? "")
+    .split(":")
+    .filter((dir) => !dir.includes("node_modules"))
+    .map((dir) => `${dir}/node`);
+  const nodeBinary = [...candidates, process.execPath].find((path) => {
+    try {
+      execFileSync(path, ["-e", "require('better-sqlite3')"], { stdio: "ignore", cwd: process.cwd() });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!nodeBinary) {
+    throw new Error(
+      "The Express peer needs better-sqlite3, an optional dependency whose native addon did not build " +
+        "at npm install (it needs a prebuilt binary from the network, or a C++ toolchain). With either, " +
+        "run `npm install` again.",
+    );
+  }
   const child = spawn(nodeBinary, ["bench/peer/express-sqlite.mjs", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise<string>((resolve) => child.stdout?.once("data", (chunk) => resolve(String(chunk))));
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout?.once("data", (chunk) => resolve(String(chunk)));
+    child.once("exit", (code) => reject(new Error(`The Express peer exited (code ${code}) before it was ready.`)));
+  });
   const [, port, node] = /ready (\d+) node (\S+)/.exec(line) ?? [];
   return { url: new URL(`http://127.0.0.1:${port}`), pid: child.pid ?? 0, node: node ?? "?", process: child };
 }
