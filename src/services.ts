@@ -187,7 +187,11 @@ function deferred<T extends object>(make: () => T): T {
     get(_stub, key) {
       const real = target();
       const value = Reflect.get(real, key, real);
-      return typeof value === "function" ? value.bind(real) : value;
+      // Methods are bound so `this` is the real object; the constructor is not, so its statics
+      // (Drizzle's entity kind) stay readable.
+      return typeof value === "function" && key !== "constructor" ? value.bind(real) : value;
     },
+    has: (_stub, key) => Reflect.has(target(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(target()),
   });
 }
