@@ -103,7 +103,7 @@ export function createApp() {
   return app;
 }
 
-/** For a 405 instead of a 404: which methods the app serves on a path, from its own route table. */
+// For a 405 instead of a 404: which methods the app serves on a path, from its own route table.
 function methodIndex(routes: readonly { method: string; path: string }[]) {
   let table: { pattern: RegExp; method: string }[] | undefined;
   return (path: string): string[] => {

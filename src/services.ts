@@ -32,18 +32,16 @@ export type Services = {
   idempotency: IdempotencyService;
 };
 
-/** What lives as long as the isolate: the memory tier and the hasher (its imported pepper key). */
+// What lives as long as the isolate: the memory tier and the hasher (its imported pepper key).
 type IsolateState = { memory: MemoryCache<User>; hasher: PasswordHasher; libsql: LibsqlClient | undefined };
 
 const MEMORY_CACHE_MAX_ENTRIES = 1000;
 const KV_TTL_SECONDS = 3600;
 const KV_READ_TIMEOUT_MS = 300;
 
-/**
- * Keyed by the bindings object, which workerd hands unchanged to every request of an isolate
- * (a test pins this: the second read through the Worker's entry point is a memory hit). Tests
- * that swap bindings get fresh state, as a new isolate would.
- */
+// Keyed by the bindings object, which workerd hands unchanged to every request of an isolate
+// (a test pins this: the second read through the Worker's entry point is a memory hit). Tests
+// that swap bindings get fresh state, as a new isolate would.
 const isolates = new WeakMap<object, IsolateState>();
 
 function isolateState(env: Bindings, config: AppConfig): IsolateState {
@@ -62,7 +60,7 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
   return state;
 }
 
-/** A host may hand in its own client (Node uses the file-capable one); Workers use the web client. */
+// A host may hand in its own client (Node uses the file-capable one); Workers use the web client.
 function libsqlClient(env: Bindings, config: AppConfig): LibsqlClient | undefined {
   if (env.LIBSQL_CLIENT) return env.LIBSQL_CLIENT;
   if (!config.libsqlUrl) return undefined;
@@ -132,7 +130,7 @@ export function createServices({ env, config, metrics, defer }: RequestScope): S
   };
 }
 
-/** The repositories, decorated by the cache tiers when the cache is on. */
+// The repositories, decorated by the cache tiers when the cache is on.
 function composeRepositories(
   { env, config, metrics, defer }: RequestScope,
   db: Db,
@@ -168,7 +166,7 @@ function composeRepositories(
   return { users, sessions, purger };
 }
 
-/** A value made on its first use and kept. */
+// A value made on its first use and kept.
 function once<T>(make: () => T): () => T {
   let made: { value: T } | undefined;
   return () => {
@@ -177,10 +175,8 @@ function once<T>(make: () => T): () => T {
   };
 }
 
-/**
- * An object that stands in for the one `make` returns, made on the first property read. For the
- * database handle, which repositories hold from construction but a cache hit never queries.
- */
+// An object that stands in for the one `make` returns, made on the first property read. For the
+// database handle, which repositories hold from construction but a cache hit never queries.
 function deferred<T extends object>(make: () => T): T {
   const target = once(make);
   return new Proxy({} as T, {
@@ -191,6 +187,7 @@ function deferred<T extends object>(make: () => T): T {
       // (Drizzle's entity kind) stay readable.
       return typeof value === "function" && key !== "constructor" ? value.bind(real) : value;
     },
+    set: (_stub, key, value) => Reflect.set(target(), key, value),
     has: (_stub, key) => Reflect.has(target(), key),
     getPrototypeOf: () => Reflect.getPrototypeOf(target()),
   });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { roles, statuses, type User } from "../users/users.model";
 
-/** What KV holds for a user: the user without its password hash (never cached), dates as epoch ms. */
+// What KV holds for a user: the user without its password hash (never cached), dates as epoch ms.
 const CachedUserSchema = z.object({
   id: z.string(),
   email: z.string(),
@@ -24,7 +24,7 @@ export function parseCachedUser(value: unknown): User | null {
   return { ...parsed.data, createdAt: new Date(parsed.data.createdAt), updatedAt: new Date(parsed.data.updatedAt) };
 }
 
-/** What KV holds for a session: who it belongs to and until when. Never the token or anything mutable. */
+// What KV holds for a session: who it belongs to and until when. Never the token or anything mutable.
 const CachedSessionSchema = z.object({ id: z.string(), userId: z.string(), expiresAt: z.number() });
 export type CachedSession = z.infer<typeof CachedSessionSchema>;
 

@@ -41,10 +41,10 @@ export class DatabaseError extends Error {
   }
 }
 
-/** Errors a retry cannot fix: schema or query bugs, refused constraints. */
+// Errors a retry cannot fix: schema or query bugs, refused constraints.
 const OUR_BUG =
   /SQLITE_CONSTRAINT|SQLITE_ERROR|SQLITE_MISMATCH|SQLITE_RANGE|SQLITE_TOOBIG|no such (table|column)|syntax error|too big/;
-/** Errors of configuration: a wrong URL or token fails every request until someone fixes it. */
+// Errors of configuration: a wrong URL or token fails every request until someone fixes it.
 const MISCONFIGURED = /URL_SCHEME_NOT_SUPPORTED|URL_INVALID|\b40[13]\b|unauthori[sz]ed|authentication/i;
 const DRIVER_ERRORS = new Set(["DatabaseError", "DrizzleQueryError", "LibsqlError", "LibsqlBatchError"]);
 

@@ -27,10 +27,8 @@ function staleRow(key: SQL, at: Date) {
   return { key: sql<string>`${key}`.as("key"), recordedAt: sql<number>`${at.getTime()}`.as("recorded_at") };
 }
 
-/**
- * A key recorded again keeps one row, with the later time: a write that took its timestamp earlier
- * must not make a pending purge look older than it is (the cron would then forget it too soon).
- */
+// A key recorded again keeps one row, with the later time: a write that took its timestamp earlier
+// must not make a pending purge look older than it is (the cron would then forget it too soon).
 const later = {
   target: stalePurges.key,
   set: { recordedAt: sql`max(${stalePurges.recordedAt}, excluded.recorded_at)` },

@@ -9,7 +9,7 @@ export type ReadinessProbe = { check(): Promise<Readiness> };
 
 const CHECK_TIMEOUT_MS = 2000;
 
-/** One trivial read against each dependency. */
+// One trivial read against each dependency.
 type Dependencies = {
   pingDatabase: () => Promise<unknown>;
   pingCache: () => Promise<unknown>;

@@ -6,7 +6,7 @@ import type { IdempotencyClaim, IdempotencyRepository, StoredResponse } from "./
 
 /** How long a key is remembered (the IETF draft suggests 24 hours). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** A first request that has not finished after this long is considered dead; a retry may take over. */
+// A first request that has not finished after this long is considered dead; a retry may take over.
 const ABANDONED_AFTER_MS = 60_000;
 
 export type IdempotencyService = {

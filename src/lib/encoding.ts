@@ -18,7 +18,7 @@ export function utf8(text: string): Uint8Array<ArrayBuffer> {
   return ownBuffer(encoder.encode(text));
 }
 
-/** WebCrypto's types want bytes over a plain ArrayBuffer; Node's and Hono's helpers promise less. */
+// WebCrypto's types want bytes over a plain ArrayBuffer; Node's and Hono's helpers promise less.
 function ownBuffer(view: Uint8Array): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(new ArrayBuffer(view.length));
   bytes.set(view);

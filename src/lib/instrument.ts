@@ -11,10 +11,8 @@ export async function asDatabaseError<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-/**
- * Bindings that report each call to the request's metrics. They are the seams where database
- * and KV work is counted and timed; the application uses them exactly like the real bindings.
- */
+// Bindings that report each call to the request's metrics. They are the seams where database
+// and KV work is counted and timed; the application uses them exactly like the real bindings.
 type Timed = <T>(queries: number, run: () => Promise<T>) => Promise<T>;
 
 class MeasuredStatement {

@@ -42,7 +42,7 @@ export function sanitize(fields: Record<string, unknown>): Record<string, unknow
   return clean;
 }
 
-/** Nested objects and arrays get the same treatment, to a bounded depth. */
+// Nested objects and arrays get the same treatment, to a bounded depth.
 function sanitizeValue(value: unknown, depth: number): unknown {
   if (typeof value === "string") return scrub(value);
   if (value === null || typeof value !== "object") return value;
@@ -62,7 +62,7 @@ export function scrub(text: string): string {
 
 const colour: Record<LogLevel, string> = { debug: "\x1b[90m", info: "\x1b[36m", warn: "\x1b[33m", error: "\x1b[31m" };
 
-/** `12:00:01.234 INFO  GET /api/users/:id 200 3ms cache=hit-kv …` for a developer's terminal. */
+// `12:00:01.234 INFO  GET /api/users/:id 200 3ms cache=hit-kv …` for a developer's terminal.
 function pretty(entry: Record<string, unknown> & { time: string; level: LogLevel; message: string }): string {
   const { time, level, message, method, route, status, durationMs, stack, ...rest } = entry;
   const head = message === "request" ? `${method} ${route} ${status} ${durationMs}ms` : message;

@@ -1,7 +1,7 @@
 import { toBase64Url, utf8 } from "./encoding";
 
 const TOKEN_BYTES = 32;
-/** 32 random bytes as unpadded base64url are always 43 characters from this alphabet. */
+// 32 random bytes as unpadded base64url are always 43 characters from this alphabet.
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
 /** A new bearer token: 256 random bits, base64url. Shown to the client once, never stored. */

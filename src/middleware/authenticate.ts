@@ -6,7 +6,7 @@ import { UnauthorizedError } from "../lib/errors";
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
-/** The session behind an `Authorization` header; a header that is not a bearer token is a 401. */
+// The session behind an `Authorization` header; a header that is not a bearer token is a 401.
 async function resolveActor(header: string, auth: AuthService) {
   const token = BEARER.exec(header)?.[1];
   if (!token) throw new UnauthorizedError("Send credentials as `Authorization: Bearer <token>`.");

@@ -3,11 +3,9 @@ import { createMiddleware } from "hono/factory";
 import { secureHeaders } from "hono/secure-headers";
 import { type AppEnv, readConfig } from "../env";
 
-/**
- * Response headers for a JSON API: nothing on it may be framed, sniffed, scripted or leak a
- * referrer. The docs page is the one HTML page; it loads the API reference from Scalar's CDN, so it
- * gets a CSP that allows exactly that.
- */
+// Response headers for a JSON API: nothing on it may be framed, sniffed, scripted or leak a
+// referrer. The docs page is the one HTML page; it loads the API reference from Scalar's CDN, so it
+// gets a CSP that allows exactly that.
 const apiHeaders = secureHeaders({
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
   xFrameOptions: "DENY",

@@ -14,7 +14,7 @@ export function provideServices() {
   });
 }
 
-/** ctx.waitUntil where there is an execution context; otherwise the task just runs unawaited. */
+// ctx.waitUntil where there is an execution context; otherwise the task just runs unawaited.
 function deferrer(c: Context): (task: Promise<unknown>) => void {
   try {
     const ctx = c.executionCtx;

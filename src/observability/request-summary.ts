@@ -43,7 +43,7 @@ export function summarize(c: Context<AppEnv>, durationMs: number): RequestSummar
   };
 }
 
-/** The handler's route (middleware match every path with method ALL); `unmatched` for a 404/405. */
+// The handler's route (middleware match every path with method ALL); `unmatched` for a 404/405.
 function routePattern(c: Context<AppEnv>): string {
   const handler = matchedRoutes(c).findLast((route) => route.method !== "ALL");
   return handler?.path ?? "unmatched";

@@ -35,7 +35,7 @@ export type UpdateOptions = {
 
 export type DeleteOptions = Pick<UpdateOptions, "expectedVersions">;
 
-/** Cache keys the write recorded as stale (empty unless the repository records them). */
+// Cache keys the write recorded as stale (empty unless the repository records them).
 type Recorded = { staleKeys: string[] };
 
 export type UpdateOutcome = Recorded &
@@ -73,7 +73,7 @@ export type UsersRepositoryOptions = {
   recordStale?: boolean;
 };
 
-/** Every user column except the password hash: what reads select unless they need credentials. */
+// Every user column except the password hash: what reads select unless they need credentials.
 const { passwordHash: _passwordHash, ...columnsWithoutHash } = getTableColumns(users);
 export const userColumns = columnsWithoutHash;
 
@@ -230,10 +230,8 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
   };
 }
 
-/**
- * The unique indexes are the only race-free duplicate check, so the violation itself is what
- * becomes the 409: two concurrent sign-ups with one email cannot both pass a SELECT-then-INSERT.
- */
+// The unique indexes are the only race-free duplicate check, so the violation itself is what
+// becomes the 409: two concurrent sign-ups with one email cannot both pass a SELECT-then-INSERT.
 function toConflict(error: unknown): unknown {
   const column = uniqueViolationColumn(error);
   if (column === "email" || column === "username")
@@ -245,7 +243,7 @@ function keysFrom(results: unknown[]): string[] {
   return (results as { key: string }[][]).flat().map((row) => row.key);
 }
 
-/** Escapes LIKE wildcards so user input only ever matches literally (used with `escape '\'`). */
+// Escapes LIKE wildcards so user input only ever matches literally (used with `escape '\'`).
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (char) => `\\${char}`);
 }

@@ -36,7 +36,7 @@ function userResponse<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } }, headers: representationHeadersSchema };
 }
 
-/** IETF draft `Idempotency-Key`: a structured-field string; the quotes are optional here. */
+// IETF draft `Idempotency-Key`: a structured-field string; the quotes are optional here.
 const IdempotencyKeySchema = z
   .string()
   .regex(/^(?:"[\x21\x23-\x7e]{1,255}"|[\x21\x23-\x7e]{1,255})$/, "1 to 255 visible ASCII characters")
@@ -190,7 +190,7 @@ export const usersRouter = createRouter()
   .openapi(getUser, async (c) => {
     const { user, view } = await c.get("services").users.get(c.get("actor"), c.req.valid("param").id);
     const headers = representationHeaders(user.version, view, c.get("config").publicCacheTtlSeconds);
-    if (matchesIfNoneMatch(c.req.header("If-None-Match"), headers.ETag)) return c.body(null, 304, headers);
+    if (matchesIfNoneMatch(c.req.header("if-none-match"), headers.ETag)) return c.body(null, 304, headers);
     return c.json(view === "full" ? toUserView(user) : toPublicProfileView(user), 200, headers);
   })
   .openapi(updateUser, async (c) => {
@@ -210,7 +210,7 @@ export const usersRouter = createRouter()
     return c.body(null, 204);
   });
 
-/** Sends a stored (or just stored) creation response exactly as it was recorded. */
+// Sends a stored (or just stored) creation response exactly as it was recorded.
 function send(c: Context, response: StoredResponse, extraHeaders: Record<string, string> = {}) {
   return c.json(JSON.parse(response.body) as UserView, 201, { ...response.headers, ...extraHeaders });
 }
