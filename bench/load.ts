@@ -4,7 +4,7 @@
  * and the sign-in and sign-up rate limits must have engaged for the clients that overran them.
  */
 import { writeFileSync } from "node:fs";
-import autocannon from "autocannon";
+import { runAutocannon, seedPopulation } from "./lib/client";
 import { buildWorker, startWorkers } from "./lib/harness";
 
 const TOTAL_REQUESTS = 3000;
@@ -12,7 +12,7 @@ const CONNECTIONS = 10;
 const PASSWORD = "load test passphrase";
 
 type Kind = "read-profile" | "read-me" | "login" | "login-wrong" | "create" | "create-retry" | "patch";
-/** Deterministic mix: 60% reads, 15% sign-ins, 25% writes. */
+// Deterministic mix: 60% reads, 15% sign-ins, 25% writes.
 const schedule: Kind[] = [
   ...Array<Kind>(8).fill("read-profile"),
   ...Array<Kind>(4).fill("read-me"),
@@ -23,36 +23,14 @@ const schedule: Kind[] = [
   ...Array<Kind>(2).fill("patch"),
 ];
 
-const scriptPath = buildWorker();
-const { mf, url, hosts } = await startWorkers(scriptPath);
+const build = buildWorker();
+const { mf, url, hosts } = await startWorkers(build.scriptPath);
 try {
-  const call = async (method: string, path: string, body?: unknown, token?: string, address = "198.18.0.1") => {
-    const res = await fetch(new URL(path, url), {
-      method,
-      headers: {
-        host: hosts.app,
-        "cf-connecting-ip": address,
-        ...(body ? { "content-type": "application/json" } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return (await res.json()) as Record<string, string>;
-  };
   // A population to read and sign in with, each with its own session.
-  const population: { id: string; email: string; token: string }[] = [];
-  for (let i = 0; i < 20; i++) {
-    const email = `reader${i}@load.test`;
-    const user = await call(
-      "POST",
-      "/api/users",
-      { email, username: `reader${i}`, name: `Reader ${i}`, password: PASSWORD },
-      undefined,
-      `198.18.1.${i}`,
-    );
-    const { token } = await call("POST", "/api/auth/login", { email, password: PASSWORD }, undefined, `198.18.2.${i}`);
-    population.push({ id: user.id as string, email, token: token as string });
-  }
+  const population = await seedPopulation(
+    { url, host: hosts.app },
+    { size: 20, domain: "load.test", password: PASSWORD },
+  );
 
   const acknowledged: { id: string; email: string }[] = [];
   const byKind = new Map<Kind, Map<number, number>>();
@@ -68,102 +46,97 @@ try {
   };
   const started = performance.now();
 
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    autocannon(
+  const result = await runAutocannon({
+    url: url.toString(),
+    connections: CONNECTIONS,
+    amount: TOTAL_REQUESTS,
+    requests: [
       {
-        url: url.toString(),
-        connections: CONNECTIONS,
-        amount: TOTAL_REQUESTS,
-        requests: [
-          {
-            setupRequest: (request, state) => {
-              const context = state as Record<string, unknown>;
-              const n = sequence++;
-              const kind = schedule[n % schedule.length] as Kind;
-              const k = nth(kind);
-              const who = population[k % population.length] as (typeof population)[number];
-              context.kind = kind;
-              // Readers and writers come from many addresses (as in production); sign-ins from three.
-              const headers: Record<string, string> = {
-                host: hosts.app,
-                "content-type": "application/json",
-                "cf-connecting-ip": `198.18.5.${k % 200}`,
+        setupRequest: (request, state) => {
+          const context = state as Record<string, unknown>;
+          const n = sequence++;
+          const kind = schedule[n % schedule.length] as Kind;
+          const k = nth(kind);
+          const who = population[k % population.length] as (typeof population)[number];
+          context.kind = kind;
+          // Readers and writers come from many addresses (as in production); sign-ins from three.
+          const headers: Record<string, string> = {
+            host: hosts.app,
+            "content-type": "application/json",
+            "cf-connecting-ip": `198.18.5.${k % 200}`,
+          };
+          switch (kind) {
+            case "read-profile":
+              return { ...request, method: "GET", path: `/api/users/${who.id}`, headers, body: undefined };
+            case "read-me":
+              return {
+                ...request,
+                method: "GET",
+                path: "/api/auth/me",
+                headers: { ...headers, authorization: `Bearer ${who.token}` },
+                body: undefined,
               };
-              switch (kind) {
-                case "read-profile":
-                  return { ...request, method: "GET", path: `/api/users/${who.id}`, headers, body: undefined };
-                case "read-me":
-                  return {
-                    ...request,
-                    method: "GET",
-                    path: "/api/auth/me",
-                    headers: { ...headers, authorization: `Bearer ${who.token}` },
-                    body: undefined,
-                  };
-                case "login":
-                case "login-wrong": {
-                  // Three client addresses share all sign-ins, so the per-address limit must engage.
-                  const password = kind === "login" ? PASSWORD : "not the password";
-                  return {
-                    ...request,
-                    method: "POST",
-                    path: "/api/auth/login",
-                    headers: { ...headers, "cf-connecting-ip": `198.18.3.${k % 3}` },
-                    body: JSON.stringify({ email: who.email, password }),
-                  };
-                }
-                case "create":
-                case "create-retry": {
-                  // Twenty addresses sign up at ~30/min each: over the 5/min limit. A retry resends
-                  // the latest sign-up exactly (same address, key and body), as a client whose
-                  // connection dropped would.
-                  const retried = kind === "create-retry" ? sentCreates.at(-1) : undefined;
-                  const sent = retried ?? { n, address: `198.18.4.${nth("create-address") % 20}` };
-                  if (!retried) sentCreates.push(sent);
-                  return {
-                    ...request,
-                    method: "POST",
-                    path: "/api/users",
-                    headers: { ...headers, "cf-connecting-ip": sent.address, "idempotency-key": `load-${sent.n}` },
-                    body: JSON.stringify({
-                      email: `load${sent.n}@load.test`,
-                      username: `load${sent.n}`,
-                      name: "Load",
-                      password: PASSWORD,
-                    }),
-                  };
-                }
-                case "patch":
-                  return {
-                    ...request,
-                    method: "PATCH",
-                    path: `/api/users/${who.id}`,
-                    headers: { ...headers, authorization: `Bearer ${who.token}` },
-                    body: JSON.stringify({ name: `Reader ${n}` }),
-                  };
-              }
-            },
-            onResponse: (status, body, state, responseHeaders) => {
-              const context = state as Record<string, unknown>;
-              const kind = context.kind as Kind;
-              const counts = byKind.get(kind) ?? new Map<number, number>();
-              counts.set(status, (counts.get(status) ?? 0) + 1);
-              byKind.set(kind, counts);
-              if ((kind === "create" || kind === "create-retry") && status === 201) {
-                const user = JSON.parse(body) as { id: string; email: string };
-                // autocannon keeps the server's header case.
-                const replayed = Object.entries(responseHeaders ?? {}).some(
-                  ([name, value]) => name.toLowerCase() === "idempotent-replayed" && String(value) === "true",
-                );
-                if (replayed) replays.push({ id: user.id, email: user.email });
-                else acknowledged.push({ id: user.id, email: user.email });
-              }
-            },
-          },
-        ],
+            case "login":
+            case "login-wrong": {
+              // Three client addresses share all sign-ins, so the per-address limit must engage.
+              const password = kind === "login" ? PASSWORD : "not the password";
+              return {
+                ...request,
+                method: "POST",
+                path: "/api/auth/login",
+                headers: { ...headers, "cf-connecting-ip": `198.18.3.${k % 3}` },
+                body: JSON.stringify({ email: who.email, password }),
+              };
+            }
+            case "create":
+            case "create-retry": {
+              // Twenty addresses sign up at ~30/min each: over the 5/min limit. A retry resends
+              // the latest sign-up exactly (same address, key and body), as a client whose
+              // connection dropped would.
+              const retried = kind === "create-retry" ? sentCreates.at(-1) : undefined;
+              const sent = retried ?? { n, address: `198.18.4.${nth("create-address") % 20}` };
+              if (!retried) sentCreates.push(sent);
+              return {
+                ...request,
+                method: "POST",
+                path: "/api/users",
+                headers: { ...headers, "cf-connecting-ip": sent.address, "idempotency-key": `load-${sent.n}` },
+                body: JSON.stringify({
+                  email: `load${sent.n}@load.test`,
+                  username: `load${sent.n}`,
+                  name: "Load",
+                  password: PASSWORD,
+                }),
+              };
+            }
+            case "patch":
+              return {
+                ...request,
+                method: "PATCH",
+                path: `/api/users/${who.id}`,
+                headers: { ...headers, authorization: `Bearer ${who.token}` },
+                body: JSON.stringify({ name: `Reader ${n}` }),
+              };
+          }
+        },
+        onResponse: (status, body, state, responseHeaders) => {
+          const context = state as Record<string, unknown>;
+          const kind = context.kind as Kind;
+          const counts = byKind.get(kind) ?? new Map<number, number>();
+          counts.set(status, (counts.get(status) ?? 0) + 1);
+          byKind.set(kind, counts);
+          if ((kind === "create" || kind === "create-retry") && status === 201) {
+            const user = JSON.parse(body) as { id: string; email: string };
+            // autocannon keeps the server's header case.
+            const replayed = Object.entries(responseHeaders ?? {}).some(
+              ([name, value]) => name.toLowerCase() === "idempotent-replayed" && String(value) === "true",
+            );
+            if (replayed) replays.push({ id: user.id, email: user.email });
+            else acknowledged.push({ id: user.id, email: user.email });
+          }
+        },
       },
-      (error, finished) => (error ? reject(error) : resolve(finished)),
-    );
+    ],
   });
   const seconds = (performance.now() - started) / 1000;
 
@@ -220,4 +193,5 @@ try {
   }
 } finally {
   await mf.dispose();
+  build.remove();
 }

@@ -11,7 +11,7 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import autocannon from "autocannon";
+import { runAutocannon, seedPopulation } from "./lib/client";
 import { buildWorker, startWorkers } from "./lib/harness";
 
 const INSPECTOR_PORT = 9231;
@@ -22,27 +22,21 @@ type CallFrame = { functionName: string; url: string; lineNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
 type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
 
-const { mf, url, hosts } = await startWorkers(buildWorker(), { withoutLimits: true, inspectorPort: INSPECTOR_PORT });
+const build = buildWorker();
+const { mf, url, hosts } = await startWorkers(build.scriptPath, { withoutLimits: true, inspectorPort: INSPECTOR_PORT });
 try {
-  const created = await fetch(new URL("/api/users", url), {
-    method: "POST",
-    headers: { host: hosts.app, "content-type": "application/json" },
-    body: JSON.stringify({
-      email: "profile@bench.test",
-      username: "profile",
-      name: "P",
-      password: "profile passphrase",
-    }),
-  });
-  const { id } = (await created.json()) as { id: string };
-  const path = process.argv[2] ?? `/api/users/${id}`;
+  const [member] = await seedPopulation(
+    { url, host: hosts.app },
+    { size: 1, domain: "bench.test", password: "profile passphrase" },
+  );
+  const path = process.argv[2] ?? `/api/users/${member?.id}`;
   const load = () =>
-    new Promise<void>((resolve, reject) =>
-      autocannon(
-        { url: new URL(path, url).toString(), connections: 10, amount: REQUESTS, headers: { host: hosts.app } },
-        (error) => (error ? reject(error) : resolve()),
-      ),
-    );
+    runAutocannon({
+      url: new URL(path, url).toString(),
+      connections: 10,
+      amount: REQUESTS,
+      headers: { host: hosts.app },
+    });
 
   await load(); // warm-up: JIT, caches
   const inspector = await connect("core:user:app");
@@ -58,9 +52,10 @@ try {
   report(profile, path, file);
 } finally {
   await mf.dispose();
+  build.remove();
 }
 
-/** A DevTools protocol session with one Worker's isolate, found by its inspector title. */
+// A DevTools protocol session with one Worker's isolate, found by its inspector title.
 async function connect(worker: string) {
   const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json/list`)).json()) as {
     title: string;

@@ -12,7 +12,7 @@ const colours: Record<ChartRow["group"], string> = {
  * in Cloudflare orange (reads dark, writes light), the ceiling dark grey, the Express peer grey. On
  * a white ground, so it reads the same in a dark-mode viewer.
  */
-export function throughputChart(rows: ChartRow[], ceiling: number): string {
+export function throughputChart(rows: ChartRow[], ceiling: number, cores: number): string {
   const [labelWidth, barWidth, rowHeight, top] = [330, 420, 26, 40];
   const max = Math.max(ceiling, ...rows.map((row) => row.requestsPerSecond));
   const x = (value: number) => labelWidth + (value / max) * barWidth;
@@ -32,7 +32,7 @@ export function throughputChart(rows: ChartRow[], ceiling: number): string {
   const ceilingX = x(ceiling).toFixed(1);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + barWidth + 150}" height="${height}" font-family="sans-serif" font-size="13">
 <rect width="100%" height="100%" fill="#ffffff"/>
-<text x="10" y="22" font-size="15" font-weight="bold">Requests per second (median of rounds, local workerd, 2 cores)</text>
+<text x="10" y="22" font-size="15" font-weight="bold">Requests per second (median of rounds, local workerd, ${cores} cores)</text>
 ${bars}
 <line x1="${ceilingX}" y1="${top}" x2="${ceilingX}" y2="${height - 16}" stroke="#333" stroke-dasharray="4 3"/>
 <text x="${ceilingX}" y="${height - 4}" text-anchor="middle" font-size="11">hello-world ceiling</text>

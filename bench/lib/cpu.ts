@@ -1,6 +1,7 @@
 /**
  * CPU time actually spent, read from /proc: for workerd (the server side of every scenario) and
- * for this process (autocannon, the load generator, which shares the machine's two cores).
+ * for this process (autocannon, the load generator, which shares the machine's cores; Miniflare's
+ * Node side lives in this process too, so whatever it does during a round is counted here).
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -13,8 +14,12 @@ function statOf(pid: number): { comm: string; ppid: number; cpuMs: number } | nu
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const [utime, stime] = [Number(fields[11]), Number(fields[12])];
     return { comm, ppid: Number(fields[1]), cpuMs: ((utime + stime) * 1000) / TICKS_PER_SECOND };
-  } catch {
-    return null;
+  } catch (error) {
+    // The process ended between listing /proc and reading its stat: it has no CPU left to count.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ESRCH") {
+      return null;
+    }
+    throw error;
   }
 }
 

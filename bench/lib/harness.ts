@@ -4,7 +4,7 @@
  * hello-world Worker, so every figure has its ceiling measured in the same run.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { convertV4MiniflareOptions, type LegacyWorkerOptions, Miniflare } from "miniflare";
@@ -12,10 +12,20 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-export function buildWorker(): string {
+export type Build = { scriptPath: string; remove(): void };
+
+/** The bundle `wrangler deploy` would upload, in a temporary directory (`remove` deletes it). */
+export function buildWorker(): Build {
   const outdir = mkdtempSync(join(tmpdir(), "edge-users-build-"));
-  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], { cwd: root, stdio: "ignore" });
-  return join(outdir, "index.js");
+  // wrangler's errors reach the terminal (and CI's log); its progress output does not.
+  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  return {
+    scriptPath: join(outdir, "index.js"),
+    remove: () => rmSync(outdir, { recursive: true, force: true }),
+  };
 }
 
 export type HarnessOptions = {
@@ -31,15 +41,8 @@ export type HarnessOptions = {
   inspectorPort?: number;
 };
 
-/**
- * One workerd with `app` (the Worker as deployed), `app-nocache` (the same with
- * CACHE_ENABLED=false, sharing its D1 and KV) and `hello` (the ceiling), routed by Host header.
- * Logging is at warn: a benchmark measures the Worker, not a terminal printing a line per request.
- */
-export async function startWorkers(
-  scriptPath: string,
-  { vars = {}, withoutLimits = false, inspectorPort }: HarnessOptions = {},
-) {
+// The app Worker's options: wrangler.toml's bindings, run from the built bundle.
+function appWorker(scriptPath: string, { vars = {}, withoutLimits = false }: HarnessOptions): LegacyWorkerOptions {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
   // The bundle is already built: wrangler's module rules for sources do not apply to it.
   const { modulesRules: _modulesRules, ...fromConfig } = workerOptions as unknown as LegacyWorkerOptions & {
@@ -47,7 +50,7 @@ export async function startWorkers(
     bindings?: Record<string, string>;
     ratelimits?: Record<string, unknown>;
   };
-  const app = {
+  return {
     ...fromConfig,
     modules: true,
     scriptPath,
@@ -55,35 +58,47 @@ export async function startWorkers(
     bindings: { ...fromConfig.bindings, LOG_LEVEL: "warn", ...vars },
     ratelimits: withoutLimits ? {} : fromConfig.ratelimits,
   } as LegacyWorkerOptions;
-  // Miniflare 5 takes a new options shape; the v4 shape (wrangler's own vocabulary) converts to it.
-  const launched = performance.now();
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      host: "127.0.0.1",
-      port: 0,
-      inspectorPort,
-      workers: [
-        { ...app, name: "app", routes: ["app.bench/*"] },
-        {
-          ...app,
-          name: "app-nocache",
-          bindings: { ...(app.bindings as Record<string, string>), CACHE_ENABLED: "false" },
-          routes: ["nocache.bench/*"],
-        },
-        {
-          name: "hello",
-          modules: true,
-          script: 'export default { fetch() { return new Response("hello") } }',
-          compatibilityDate: app.compatibilityDate,
-          routes: ["hello.bench/*"],
-        },
-      ],
-    } as Parameters<typeof convertV4MiniflareOptions>[0]),
-  );
+}
+
+// Miniflare 5 takes a new options shape; the v4 shape (wrangler's own vocabulary) converts to it.
+function launch(options: Parameters<typeof convertV4MiniflareOptions>[0]): Miniflare {
+  return new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, ...options }));
+}
+
+/**
+ * One workerd with `app` (the Worker as deployed), `app-nocache` (the same with
+ * CACHE_ENABLED=false), `app-limited` (the same with every rate limiter on, whatever
+ * `withoutLimits` says) and `hello` (the ceiling), routed by Host header. The three copies of the
+ * app share one D1 database and one KV namespace. Logging is at warn: a benchmark measures the
+ * Worker, not a terminal printing a line per request.
+ */
+export async function startWorkers(scriptPath: string, options: HarnessOptions = {}) {
+  const app = appWorker(scriptPath, options);
+  const mf = launch({
+    inspectorPort: options.inspectorPort,
+    workers: [
+      { ...app, name: "app", routes: ["app.bench/*"] },
+      {
+        ...app,
+        name: "app-nocache",
+        bindings: { ...(app.bindings as Record<string, string>), CACHE_ENABLED: "false" },
+        routes: ["nocache.bench/*"],
+      },
+      {
+        ...appWorker(scriptPath, { ...options, withoutLimits: false }),
+        name: "app-limited",
+        routes: ["limited.bench/*"],
+      },
+      {
+        name: "hello",
+        modules: true,
+        script: 'export default { fetch() { return new Response("hello") } }',
+        compatibilityDate: app.compatibilityDate,
+        routes: ["hello.bench/*"],
+      },
+    ],
+  } as Parameters<typeof convertV4MiniflareOptions>[0]);
   const url = await mf.ready;
-  // Start-up: from launching workerd to the Worker's first answer.
-  await fetch(new URL("/health", url), { headers: { host: "app.bench" } });
-  const startupMs = performance.now() - launched;
   const db = await mf.getD1Database("DB", "app");
   for (const file of readdirSync(join(root, "drizzle"))
     .filter((name) => name.endsWith(".sql"))
@@ -93,5 +108,30 @@ export async function startWorkers(
       if (statement.trim()) await db.prepare(statement).run();
     }
   }
-  return { mf, url, startupMs, hosts: { app: "app.bench", nocache: "nocache.bench", hello: "hello.bench" } };
+  return {
+    mf,
+    url,
+    hosts: { app: "app.bench", nocache: "nocache.bench", limited: "limited.bench", hello: "hello.bench" },
+  };
+}
+
+/**
+ * Start-up: from launching workerd with the app alone (as `wrangler dev` or a fresh machine
+ * would) to the app's first answered request (`GET /health`), in milliseconds. Includes
+ * Miniflare's own start (its loopback server, writing workerd's config), which the edge does not
+ * have, and the bundle's parse and top-level evaluation, which it does.
+ */
+export async function measureStartup(scriptPath: string): Promise<number> {
+  const launched = performance.now();
+  const mf = launch({ workers: [{ ...appWorker(scriptPath, { withoutLimits: true }), name: "app" }] } as Parameters<
+    typeof convertV4MiniflareOptions
+  >[0]);
+  try {
+    const res = await mf.dispatchFetch("http://localhost/health");
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`GET /health answered ${res.status} at start-up`);
+    return performance.now() - launched;
+  } finally {
+    await mf.dispose();
+  }
 }

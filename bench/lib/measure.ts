@@ -6,7 +6,8 @@
  * latency: the server's and the load generator's CPU per request, the D1 queries and KV operations
  * per request (from Server-Timing, which the Worker counts at its bindings), and bytes per response.
  */
-import autocannon from "autocannon";
+import type autocannon from "autocannon";
+import { runAutocannon } from "./client";
 import { cpuMsOf, ownCpuMs } from "./cpu";
 
 export type Scenario = {
@@ -18,6 +19,12 @@ export type Scenario = {
   connections?: number;
   /** The processes serving this scenario, for CPU accounting. */
   serverPids: () => number[];
+  /**
+   * How long to wait after the last answer before reading the CPU counters: a write's work goes on
+   * after its response (cache purges, the delayed re-purge), and belongs to this scenario's CPU,
+   * not the next one's.
+   */
+  settleMs?: number;
 };
 
 export type Measurement = {
@@ -25,15 +32,18 @@ export type Measurement = {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** The lowest and highest p99 of the rounds: how much the tail moves on this machine. */
+  p99RangeMs: [number, number];
   serverCpuMsPerRequest: number;
   loadGeneratorCpuMsPerRequest: number;
   dbQueriesPerRequest: number | null;
   kvOperationsPerRequest: number | null;
   bytesPerResponse: number;
+  /** Answers other than 2xx and failed requests, warm-up included. */
   errors: number;
 };
 
-type Round = Omit<Measurement, "scenario">;
+type RoundResult = Omit<Measurement, "scenario" | "p99RangeMs">;
 
 export const ROUNDS = 5;
 
@@ -42,7 +52,7 @@ function serverTimingCount(header: string | undefined, name: string): number {
   return match ? Number(match[1]) : 0;
 }
 
-async function round(url: URL, scenario: Scenario, amount: number, offset: number): Promise<Round> {
+async function measureRound(url: URL, scenario: Scenario, amount: number, offset: number): Promise<RoundResult> {
   const pids = scenario.serverPids();
   const [serverBefore, ownBefore, started] = [cpuMsOf(pids), ownCpuMs(), performance.now()];
   let lastResponseAt = started;
@@ -50,40 +60,36 @@ async function round(url: URL, scenario: Scenario, amount: number, offset: numbe
   let db = 0;
   let kv = 0;
   let sawServerTiming = false;
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
+  const result = await runAutocannon({
+    url: url.toString(),
+    connections: scenario.connections ?? 10,
+    amount,
+    requests: [
       {
-        url: url.toString(),
-        connections: scenario.connections ?? 10,
-        amount,
-        requests: [
-          {
-            setupRequest: (request) => {
-              const next = scenario.request(sequence++);
-              return {
-                ...request,
-                method: next.method ?? "GET",
-                path: next.path,
-                headers: next.headers ?? {},
-                body: next.body,
-              } as never;
-            },
-            onResponse: (_status, _body, _context, headers) => {
-              const timing = Object.entries(headers ?? {}).find(([key]) => key.toLowerCase() === "server-timing")?.[1];
-              if (timing !== undefined) sawServerTiming = true;
-              db += serverTimingCount(String(timing ?? ""), "db");
-              kv += serverTimingCount(String(timing ?? ""), "kv");
-            },
-          },
-        ],
+        setupRequest: (request) => {
+          const next = scenario.request(sequence++);
+          return {
+            ...request,
+            method: next.method ?? "GET",
+            path: next.path,
+            headers: next.headers ?? {},
+            body: next.body,
+          } as autocannon.Request;
+        },
+        onResponse: (_status, _body, _context, headers) => {
+          lastResponseAt = performance.now();
+          // autocannon keeps the server's header case.
+          const timing = Object.entries(headers ?? {}).find(([key]) => key.toLowerCase() === "server-timing")?.[1];
+          if (timing !== undefined) sawServerTiming = true;
+          db += serverTimingCount(String(timing ?? ""), "db");
+          kv += serverTimingCount(String(timing ?? ""), "kv");
+        },
       },
-      (error, finished) => (error ? reject(error) : resolve(finished)),
-    );
-    instance.on("response", () => {
-      lastResponseAt = performance.now();
-    });
+    ],
   });
+  // Throughput ends at the last answer; CPU goes on being counted until the work after it is done.
   const seconds = (lastResponseAt - started) / 1000;
+  if (scenario.settleMs) await new Promise((resolve) => setTimeout(resolve, scenario.settleMs));
   const total = result.requests.total;
   return {
     requestsPerSecond: total / seconds,
@@ -98,7 +104,9 @@ async function round(url: URL, scenario: Scenario, amount: number, offset: numbe
   };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+export function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+}
 
 /** `base` is where a scenario's requests go; `onRound` hears of progress. */
 export async function measureAll<S extends Scenario>(
@@ -107,38 +115,41 @@ export async function measureAll<S extends Scenario>(
   onRound: (round: number) => void = () => {},
 ): Promise<Measurement[]> {
   const offsets = scenarios.map(() => 0);
-  const rounds: Round[][] = scenarios.map(() => []);
+  const warmupErrors = scenarios.map(() => 0);
+  const rounds: RoundResult[][] = scenarios.map(() => []);
   for (const [i, scenario] of scenarios.entries()) {
     if (!scenario.warmup) continue;
-    await round(base(scenario), scenario, scenario.warmup, 0);
+    warmupErrors[i] = (await measureRound(base(scenario), scenario, scenario.warmup, 0)).errors;
     offsets[i] = scenario.warmup;
   }
   for (let r = 1; r <= ROUNDS; r++) {
     for (const [i, scenario] of scenarios.entries()) {
-      rounds[i]?.push(await round(base(scenario), scenario, scenario.requests, offsets[i] ?? 0));
+      rounds[i]?.push(await measureRound(base(scenario), scenario, scenario.requests, offsets[i] ?? 0));
       offsets[i] = (offsets[i] ?? 0) + scenario.requests;
     }
     onRound(r);
   }
-  return scenarios.map((scenario, i) => summarize(scenario, rounds[i] ?? []));
+  return scenarios.map((scenario, i) => summarize(scenario, rounds[i] ?? [], warmupErrors[i] ?? 0));
 }
 
-function summarize(scenario: Scenario, rounds: Round[]): Measurement {
-  const pick = (key: keyof Round) => {
+function summarize(scenario: Scenario, rounds: RoundResult[], warmupErrors: number): Measurement {
+  const medianOf = (key: keyof RoundResult) => {
     const values = rounds.map((r) => r[key]);
     return values.includes(null) ? null : median(values as number[]);
   };
-  const round2 = (value: number | null) => (value === null ? null : Math.round(value * 100) / 100);
+  const toHundredths = (value: number | null) => (value === null ? null : Math.round(value * 100) / 100);
+  const p99s = rounds.map((r) => r.p99Ms);
   return {
     scenario: scenario.name,
-    requestsPerSecond: Math.round(pick("requestsPerSecond") ?? 0),
-    p50Ms: pick("p50Ms") ?? 0,
-    p99Ms: pick("p99Ms") ?? 0,
-    serverCpuMsPerRequest: round2(pick("serverCpuMsPerRequest")) ?? 0,
-    loadGeneratorCpuMsPerRequest: round2(pick("loadGeneratorCpuMsPerRequest")) ?? 0,
-    dbQueriesPerRequest: round2(pick("dbQueriesPerRequest")),
-    kvOperationsPerRequest: round2(pick("kvOperationsPerRequest")),
-    bytesPerResponse: Math.round(pick("bytesPerResponse") ?? 0),
-    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+    requestsPerSecond: Math.round(medianOf("requestsPerSecond") ?? 0),
+    p50Ms: medianOf("p50Ms") ?? 0,
+    p99Ms: medianOf("p99Ms") ?? 0,
+    p99RangeMs: [Math.min(...p99s), Math.max(...p99s)],
+    serverCpuMsPerRequest: toHundredths(medianOf("serverCpuMsPerRequest")) ?? 0,
+    loadGeneratorCpuMsPerRequest: toHundredths(medianOf("loadGeneratorCpuMsPerRequest")) ?? 0,
+    dbQueriesPerRequest: toHundredths(medianOf("dbQueriesPerRequest")),
+    kvOperationsPerRequest: toHundredths(medianOf("kvOperationsPerRequest")),
+    bytesPerResponse: Math.round(medianOf("bytesPerResponse") ?? 0),
+    errors: warmupErrors + rounds.reduce((sum, r) => sum + r.errors, 0),
   };
 }

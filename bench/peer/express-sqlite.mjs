@@ -8,7 +8,6 @@ import express from "express";
 
 const derive = promisify(pbkdf2);
 const db = new Database(":memory:");
-db.pragma("journal_mode = wal");
 db.exec(`create table users (
   id text primary key, email text not null unique, username text not null unique, name text not null,
   password_hash text not null, created_at integer not null)`);

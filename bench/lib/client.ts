@@ -1,0 +1,87 @@
+/**
+ * What every bench script does before it measures: call the service over HTTP (failing loudly on
+ * any answer but a 2xx, so a broken setup never turns into a fast benchmark of error pages) and
+ * seed a population of members, each signed in with a session of their own.
+ */
+import autocannon from "autocannon";
+
+export type Target = { url: URL; host: string };
+
+export type CallOptions = {
+  method?: string;
+  body?: unknown;
+  token?: string;
+  /** The client address the service sees (rate limits key on it). */
+  clientAddress?: string;
+};
+
+export async function call(
+  { url, host }: Target,
+  path: string,
+  { method = "GET", body, token, clientAddress }: CallOptions = {},
+): Promise<Record<string, unknown>> {
+  const res = await fetch(new URL(path, url), {
+    method,
+    headers: {
+      host,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(clientAddress ? { "cf-connecting-ip": clientAddress } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+export type Member = { id: string; email: string; token: string };
+
+export type PopulationOptions = {
+  size: number;
+  /** Email domain and username prefix, e.g. "bench.test" and "reader". */
+  domain: string;
+  password: string;
+  /** Runs after the sign-ups and before the sign-ins (to make someone an admin, say). */
+  beforeSignIn?: (members: Omit<Member, "token">[]) => Promise<void>;
+};
+
+/** Signs up `size` members, then signs each in; every call from its own client address. */
+export async function seedPopulation(
+  target: Target,
+  { size, domain, password, beforeSignIn }: PopulationOptions,
+): Promise<Member[]> {
+  const signedUp: Omit<Member, "token">[] = [];
+  for (let i = 0; i < size; i++) {
+    const email = `reader${i}@${domain}`;
+    const user = await call(target, "/api/users", {
+      method: "POST",
+      body: { email, username: `reader${i}`, name: `Reader ${i}`, password },
+      clientAddress: `198.18.1.${i}`,
+    });
+    signedUp.push({ id: String(user.id), email });
+  }
+  await beforeSignIn?.(signedUp);
+  const members: Member[] = [];
+  for (const [i, member] of signedUp.entries()) {
+    const { token } = await call(target, "/api/auth/login", {
+      method: "POST",
+      body: { email: member.email, password },
+      clientAddress: `198.18.2.${i}`,
+    });
+    members.push({ ...member, token: String(token) });
+  }
+  return members;
+}
+
+/** autocannon as a promise. */
+export function runAutocannon(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+/** a / b to two decimals, as every "× the ceiling" figure is reported. */
+export function ratio(a: number, b: number): number {
+  return Number((a / b).toFixed(2));
+}
