@@ -30,7 +30,7 @@ export type PurgerDeps = {
 };
 
 export function createPurger({ kv, memory, outbox, defer, repurgeDelayMs }: PurgerDeps): Purger {
-  /** Deletes every key; returns those that were deleted (failures are logged and left for later). */
+  // Deletes every key; returns those that were deleted (failures are logged and left for later).
   async function remove(keys: string[]): Promise<string[]> {
     const results = await Promise.allSettled(
       keys.map((key) => {

@@ -77,7 +77,7 @@ export type UsersRepositoryOptions = {
 const { passwordHash: _passwordHash, ...columnsWithoutHash } = getTableColumns(users);
 export const userColumns = columnsWithoutHash;
 
-/** True for an active admin that is not the only one: the condition every admin-removing write carries. */
+// True for an active admin that is not the only one: the condition every admin-removing write carries.
 // The last-admin rule is enforced inside the writing statement because a separate count would race
 // with a concurrent demotion. Parenthesised as a whole: drizzle's and() does not wrap raw SQL, and a
 // bare OR would widen the WHERE.
@@ -92,7 +92,7 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
     return { user, passwordHash };
   }
 
-  /** Why a write changed nothing: the row is gone, at another version, or the last active admin. */
+  // Why a write changed nothing: the row is gone, at another version, or the last active admin.
   async function refusal(id: string, expectedVersions: number[] | undefined) {
     const row = await db.select({ version: users.version }).from(users).where(eq(users.id, id)).get();
     if (!row) return "not_found" as const;
@@ -100,10 +100,8 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
     return "last_admin" as const;
   }
 
-  /**
-   * The statements recording what a write to a user makes stale, to run first in its batch: the
-   * user's entry if `target` (the write's own WHERE) matches, and the sessions it will delete.
-   */
+  // The statements recording what a write to a user makes stale, to run first in its batch: the
+  // user's entry if `target` (the write's own WHERE) matches, and the sessions it will delete.
   function staleRecords(target: SQL | undefined, sessionsGoing: SQL | undefined, at: Date): BatchItem<"sqlite">[] {
     if (!recordStale) return [];
     const records: BatchItem<"sqlite">[] = [recordStaleUser(db, target, at)];
