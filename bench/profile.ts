@@ -23,36 +23,43 @@ type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
 type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
 
 const build = buildWorker();
-const { mf, url, hosts } = await startWorkers(build.scriptPath, { withoutLimits: true, inspectorPort: INSPECTOR_PORT });
 try {
-  const [member] = await seedPopulation(
-    { url, host: hosts.app },
-    { size: 1, domain: "bench.test", password: "profile passphrase" },
-  );
-  const path = process.argv[2] ?? `/api/users/${member?.id}`;
-  const load = () =>
-    runAutocannon({
-      url: new URL(path, url).toString(),
-      connections: 10,
-      amount: REQUESTS,
-      headers: { host: hosts.app },
-    });
-
-  await load(); // warm-up: JIT, caches
-  const inspector = await connect("core:user:app");
-  await inspector.send("Profiler.enable");
-  await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
-  await inspector.send("Profiler.start");
-  await load();
-  const { profile } = (await inspector.send("Profiler.stop")) as { profile: CpuProfile };
-  inspector.close();
-
-  const file = join(tmpdir(), "edge-users.cpuprofile");
-  writeFileSync(file, JSON.stringify(profile));
-  report(profile, path, file);
+  await profileWorker(build.scriptPath);
 } finally {
-  await mf.dispose();
   build.remove();
+}
+
+async function profileWorker(scriptPath: string) {
+  const { mf, url, hosts } = await startWorkers(scriptPath, { withoutLimits: true, inspectorPort: INSPECTOR_PORT });
+  try {
+    const [member] = await seedPopulation(
+      { url, host: hosts.app },
+      { size: 1, domain: "bench.test", password: "profile passphrase" },
+    );
+    const path = process.argv[2] ?? `/api/users/${member?.id}`;
+    const load = () =>
+      runAutocannon({
+        url: new URL(path, url).toString(),
+        connections: 10,
+        amount: REQUESTS,
+        headers: { host: hosts.app },
+      });
+
+    await load(); // warm-up: JIT, caches
+    const inspector = await connect("core:user:app");
+    await inspector.send("Profiler.enable");
+    await inspector.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+    await inspector.send("Profiler.start");
+    await load();
+    const { profile } = (await inspector.send("Profiler.stop")) as { profile: CpuProfile };
+    inspector.close();
+
+    const file = join(tmpdir(), "edge-users.cpuprofile");
+    writeFileSync(file, JSON.stringify(profile));
+    report(profile, path, file);
+  } finally {
+    await mf.dispose();
+  }
 }
 
 // A DevTools protocol session with one Worker's isolate, found by its inspector title.

@@ -39,8 +39,9 @@ export type Member = { id: string; email: string; token: string };
 
 export type PopulationOptions = {
   size: number;
-  /** Email domain and username prefix, e.g. "bench.test" and "reader". */
+  /** Members are `<prefix><i>@<domain>`, username `<prefix><i>`. */
   domain: string;
+  prefix?: string;
   password: string;
   /** Runs after the sign-ups and before the sign-ins (to make someone an admin, say). */
   beforeSignIn?: (members: Omit<Member, "token">[]) => Promise<void>;
@@ -49,14 +50,14 @@ export type PopulationOptions = {
 /** Signs up `size` members, then signs each in; every call from its own client address. */
 export async function seedPopulation(
   target: Target,
-  { size, domain, password, beforeSignIn }: PopulationOptions,
+  { size, domain, prefix = "reader", password, beforeSignIn }: PopulationOptions,
 ): Promise<Member[]> {
   const signedUp: Omit<Member, "token">[] = [];
   for (let i = 0; i < size; i++) {
-    const email = `reader${i}@${domain}`;
+    const email = `${prefix}${i}@${domain}`;
     const user = await call(target, "/api/users", {
       method: "POST",
-      body: { email, username: `reader${i}`, name: `Reader ${i}`, password },
+      body: { email, username: `${prefix}${i}`, name: `Member ${i}`, password },
       clientAddress: `198.18.1.${i}`,
     });
     signedUp.push({ id: String(user.id), email });

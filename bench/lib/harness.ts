@@ -98,15 +98,22 @@ export async function startWorkers(scriptPath: string, options: HarnessOptions =
       },
     ],
   } as Parameters<typeof convertV4MiniflareOptions>[0]);
-  const url = await mf.ready;
-  const db = await mf.getD1Database("DB", "app");
-  for (const file of readdirSync(join(root, "drizzle"))
-    .filter((name) => name.endsWith(".sql"))
-    .sort()) {
-    const sql = readFileSync(join(root, "drizzle", file), "utf8");
-    for (const statement of sql.split("--> statement-breakpoint")) {
-      if (statement.trim()) await db.prepare(statement).run();
+  let url: URL;
+  try {
+    url = await mf.ready;
+    const db = await mf.getD1Database("DB", "app");
+    for (const file of readdirSync(join(root, "drizzle"))
+      .filter((name) => name.endsWith(".sql"))
+      .sort()) {
+      const sql = readFileSync(join(root, "drizzle", file), "utf8");
+      for (const statement of sql.split("--> statement-breakpoint")) {
+        if (statement.trim()) await db.prepare(statement).run();
+      }
     }
+  } catch (error) {
+    // A workerd left running would keep this process alive after the error.
+    await mf.dispose();
+    throw error;
   }
   return {
     mf,

@@ -38,12 +38,18 @@ export type Measurement = {
   loadGeneratorCpuMsPerRequest: number;
   dbQueriesPerRequest: number | null;
   kvOperationsPerRequest: number | null;
+  /** Requests, D1 queries and KV operations summed over the rounds (warm-up excluded), unrounded. */
+  totals: { requests: number; dbQueries: number | null; kvOperations: number | null };
   bytesPerResponse: number;
   /** Answers other than 2xx and failed requests, warm-up included. */
   errors: number;
 };
 
-type RoundResult = Omit<Measurement, "scenario" | "p99RangeMs">;
+type RoundResult = Omit<Measurement, "scenario" | "p99RangeMs" | "totals"> & {
+  requests: number;
+  dbQueries: number | null;
+  kvOperations: number | null;
+};
 
 export const ROUNDS = 5;
 
@@ -99,6 +105,9 @@ async function measureRound(url: URL, scenario: Scenario, amount: number, offset
     loadGeneratorCpuMsPerRequest: (ownCpuMs() - ownBefore) / total,
     dbQueriesPerRequest: sawServerTiming ? db / total : null,
     kvOperationsPerRequest: sawServerTiming ? kv / total : null,
+    requests: total,
+    dbQueries: sawServerTiming ? db : null,
+    kvOperations: sawServerTiming ? kv : null,
     bytesPerResponse: result.throughput.total / total,
     errors: result.errors + result.non2xx,
   };
@@ -139,6 +148,10 @@ function summarize(scenario: Scenario, rounds: RoundResult[], warmupErrors: numb
   };
   const toHundredths = (value: number | null) => (value === null ? null : Math.round(value * 100) / 100);
   const p99s = rounds.map((r) => r.p99Ms);
+  const sum = (key: "requests" | "dbQueries" | "kvOperations") => {
+    const values = rounds.map((r) => r[key]);
+    return values.includes(null) ? null : (values as number[]).reduce((a, b) => a + b, 0);
+  };
   return {
     scenario: scenario.name,
     requestsPerSecond: Math.round(medianOf("requestsPerSecond") ?? 0),
@@ -150,6 +163,7 @@ function summarize(scenario: Scenario, rounds: RoundResult[], warmupErrors: numb
     dbQueriesPerRequest: toHundredths(medianOf("dbQueriesPerRequest")),
     kvOperationsPerRequest: toHundredths(medianOf("kvOperationsPerRequest")),
     bytesPerResponse: Math.round(medianOf("bytesPerResponse") ?? 0),
+    totals: { requests: sum("requests") ?? 0, dbQueries: sum("dbQueries"), kvOperations: sum("kvOperations") },
     errors: warmupErrors + rounds.reduce((sum, r) => sum + r.errors, 0),
   };
 }
