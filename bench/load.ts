@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { runAutocannon, seedPopulation } from "./lib/client";
-import { buildWorker, startWorkers } from "./lib/harness";
+import { startWorkers, withBuiltWorker } from "./lib/harness";
 
 const TOTAL_REQUESTS = 3000;
 const CONNECTIONS = 10;
@@ -23,12 +23,7 @@ const schedule: Kind[] = [
   ...Array<Kind>(2).fill("patch"),
 ];
 
-const build = buildWorker();
-try {
-  await loadTest(build.scriptPath);
-} finally {
-  build.remove();
-}
+await withBuiltWorker(loadTest);
 
 async function loadTest(scriptPath: string) {
   const { mf, url, hosts } = await startWorkers(scriptPath);

@@ -11,8 +11,10 @@ import { gzipSync } from "node:zlib";
 import { type ChartRow, throughputChart } from "./lib/chart";
 import { call, type Member, ratio, seedPopulation } from "./lib/client";
 import { descendants } from "./lib/cpu";
-import { buildWorker, measureStartup, startWorkers } from "./lib/harness";
+import { measureStartup, startWorkers, withBuiltWorker } from "./lib/harness";
 import { type Measurement, measureAll, median, ROUNDS, type Scenario } from "./lib/measure";
+import { mixedStep } from "./lib/mix";
+import { markdownTable, type Row } from "./lib/report";
 
 const PASSWORD = "benchmark passphrase";
 const POPULATION_SIZE = 20;
@@ -26,14 +28,8 @@ const WRITE_SETTLE_MS = REPURGE_DELAY_MS + 200;
 
 type Peer = { url: URL; pid: number; node: string; process: ChildProcess };
 type GroupedScenario = Scenario & { group: ChartRow["group"] };
-type Row = Measurement & { group: ChartRow["group"]; vsHelloWorld: number; vsExpress: number | null };
 
-const build = buildWorker();
-try {
-  await benchmark(build.scriptPath);
-} finally {
-  build.remove();
-}
+await withBuiltWorker(benchmark);
 
 async function benchmark(scriptPath: string) {
   // 1. The bundle as deployed, and how long workerd takes to answer its first request.
@@ -195,12 +191,10 @@ function defineScenarios({
       ...readLoad,
       requests: 3000,
       settleMs: WRITE_SETTLE_MS,
-      // Every tenth request renames a member, members in turn; the other nine read profiles,
-      // members in turn too (counted by reads alone), so every renamed profile is read again,
-      // from D1, after its purge.
       request: (n) => {
-        if (n % 10 !== 0) return toApp(`/api/users/${mixMember(n - Math.ceil(n / 10)).id}`);
-        const writer = mixMember(n / 10);
+        const step = mixedStep(n);
+        if (!step.write) return toApp(`/api/users/${mixMember(step.member).id}`);
+        const writer = mixMember(step.member);
         return {
           method: "PATCH",
           ...toApp(`/api/users/${writer.id}`, { ...jsonBody, authorization: `Bearer ${writer.token}` }),
@@ -310,33 +304,6 @@ function report(
       cores,
     ),
   );
-}
-
-function markdownTable(rows: Row[]): string {
-  const count = (value: number | null) => (value === null ? "–" : String(value));
-  const ms = (value: number) => `${value} ms`;
-  const lines = rows.map((r) =>
-    [
-      r.scenario,
-      r.requestsPerSecond.toLocaleString("en-US"),
-      ms(r.p50Ms),
-      `${ms(r.p99Ms)} (${r.p99RangeMs[0]}–${r.p99RangeMs[1]})`,
-      ms(r.serverCpuMsPerRequest),
-      ms(r.loadGeneratorCpuMsPerRequest),
-      count(r.dbQueriesPerRequest),
-      count(r.kvOperationsPerRequest),
-      r.bytesPerResponse.toLocaleString("en-US"),
-      r.vsHelloWorld.toFixed(2),
-      r.vsExpress === null ? "" : r.vsExpress.toFixed(2),
-      String(r.errors),
-    ].join(" | "),
-  );
-  return [
-    "| scenario | req/s | p50 | p99 (range of rounds) | server CPU/req | load-gen CPU/req | D1/req | KV/req | bytes/resp | vs hello | vs Express | errors |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ...lines.map((line) => `| ${line} |`),
-    "",
-  ].join("\n");
 }
 
 // Starts the Express peer with the Node that npm installed better-sqlite3 for (the machine's own:

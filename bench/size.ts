@@ -5,15 +5,13 @@
  */
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import { buildWorker } from "./lib/harness";
+import { withBuiltWorker } from "./lib/harness";
 
 const budget = JSON.parse(readFileSync(new URL("./size-budget.json", import.meta.url), "utf8")) as {
   gzipBytes: number;
   measuredGzipBytes: number;
 };
-const build = buildWorker();
-const bundle = readFileSync(build.scriptPath);
-build.remove();
+const bundle = await withBuiltWorker(async (scriptPath) => readFileSync(scriptPath));
 const gzipBytes = gzipSync(bundle).length;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 

@@ -12,10 +12,10 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-export type Build = { scriptPath: string; remove(): void };
+type Build = { scriptPath: string; remove(): void };
 
-/** The bundle `wrangler deploy` would upload, in a temporary directory (`remove` deletes it). */
-export function buildWorker(): Build {
+// The bundle `wrangler deploy` would upload, in a temporary directory (`remove` deletes it).
+function buildWorker(): Build {
   const outdir = mkdtempSync(join(tmpdir(), "edge-users-build-"));
   // wrangler's errors reach the terminal (and CI's log); its progress output does not.
   execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
@@ -26,6 +26,16 @@ export function buildWorker(): Build {
     scriptPath: join(outdir, "index.js"),
     remove: () => rmSync(outdir, { recursive: true, force: true }),
   };
+}
+
+/** Builds the Worker, runs `use` on the bundle's path, and removes the build whatever happens. */
+export async function withBuiltWorker<T>(use: (scriptPath: string) => Promise<T>): Promise<T> {
+  const build = buildWorker();
+  try {
+    return await use(build.scriptPath);
+  } finally {
+    build.remove();
+  }
 }
 
 export type HarnessOptions = {
