@@ -7,8 +7,8 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { analyticsQueries } from "../src/observability/queries";
 import { runReport } from "./lib/analytics";
+import { analyticsQueries } from "./lib/analytics-queries";
 
 const { values } = parseArgs({
   options: {

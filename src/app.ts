@@ -1,19 +1,27 @@
 import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import { timing } from "hono/timing";
 import { authRouter } from "./auth/auth.routes";
-import { rootCauseMessage } from "./db/errors";
+import { createServices, type Services } from "./composition";
+import { readConfig } from "./config";
 import { healthRouter } from "./health/health.routes";
-import { MethodNotAllowedError, NotFoundError, PayloadTooLargeError, problemKinds } from "./lib/errors";
-import { MAX_BODY_BYTES, problemResponse, toAppError } from "./lib/problem";
-import { createRouter } from "./lib/router";
+import { MAX_BODY_BYTES, problemResponse, toAppError } from "./http/problem";
+import { type AppEnv, createRouter } from "./http/router";
+import {
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  problemKinds,
+  rootCauseMessage,
+} from "./lib/errors";
 import { rateLimitPolicies } from "./limits/policies";
 import { corsFromConfig, securityHeaders } from "./middleware/edge-security";
 import { requireJsonBodies } from "./middleware/json-body";
 import { clientAddress, rateLimit } from "./middleware/rate-limit";
 import { serverTimingMetrics } from "./middleware/server-timing";
-import { provideServices } from "./middleware/services";
 import { observeRequests } from "./observability/observe-requests";
 import { problemsRouter } from "./problems/problems.routes";
 import { usersRouter } from "./users/users.routes";
@@ -34,8 +42,8 @@ ${Object.values(problemKinds)
   .join("\n")}
 `;
 
-export function createApp() {
-  const app = createRouter();
+function createApp() {
+  const app = createRouter<Services>();
 
   app.use(requestId());
   app.use(observeRequests());
@@ -101,6 +109,27 @@ export function createApp() {
   });
 
   return app;
+}
+
+/** Puts the checked configuration and this request's service graph (src/composition.ts) on the context. */
+function provideServices() {
+  return createMiddleware<AppEnv<Services>>(async function provideServices(c, next) {
+    const config = readConfig(c.env);
+    c.set("config", config);
+    c.set("services", createServices({ env: c.env, config, metrics: c.get("metrics"), defer: deferrer(c) }));
+    c.set("actor", null);
+    await next();
+  });
+}
+
+// ctx.waitUntil where there is an execution context; otherwise the task just runs unawaited.
+function deferrer(c: Context): (task: Promise<unknown>) => void {
+  try {
+    const ctx = c.executionCtx;
+    return (task) => ctx.waitUntil(task);
+  } catch {
+    return (task) => void task;
+  }
 }
 
 // For a 405 instead of a 404: which methods the app serves on a path, from its own route table.

@@ -1,7 +1,7 @@
-import { type Bindings, readConfig } from "./env";
+import { createServices } from "./composition";
+import { type Bindings, readConfig } from "./config";
 import { log } from "./lib/log";
 import { RequestMetrics } from "./lib/metrics";
-import { createServices } from "./services";
 
 /**
  * Every minute (the Worker's cron, or a timer on Node): purge cache keys still in the outbox,

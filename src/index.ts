@@ -1,5 +1,5 @@
 import { app } from "./app";
-import type { Bindings } from "./env";
+import type { Bindings } from "./config";
 import { runHousekeeping } from "./housekeeping";
 
 export default {

@@ -1,17 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { hashSessionToken } from "../src/lib/tokens";
-import {
-  api,
-  apiWith,
-  expectProblem,
-  PASSWORD,
-  seedSession,
-  seedUser,
-  sessionCount,
-  signedIn,
-  snapshot,
-} from "./helpers";
+import { PASSWORD, seedSession, seedUser, sessionCount, signedIn, snapshot } from "./helpers/fixtures";
+import { api, apiWith, expectProblem } from "./helpers/http";
 
 const login = (email: string, password: string) => api("POST", "/api/auth/login", { body: { email, password } });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, newUserBody, seedUser, signedIn, snapshot } from "./helpers";
+import { newUserBody, seedUser, signedIn, snapshot } from "./helpers/fixtures";
+import { api } from "./helpers/http";
 
 /**
  * Every protected route against every kind of caller. Each row sets up a fresh target user, so

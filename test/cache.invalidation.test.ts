@@ -2,25 +2,17 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
-import { createCachedUsersRepository } from "../src/cache/cached-users.repository";
 import { cacheKeys } from "../src/cache/keys";
 import { createKvCache } from "../src/cache/kv-cache";
 import { createMemoryCache } from "../src/cache/memory-cache";
-import { readConfig } from "../src/env";
+import { createServices } from "../src/composition";
+import { readConfig } from "../src/config";
+import type { User } from "../src/db/schema";
 import { RequestMetrics } from "../src/lib/metrics";
 import { hashSessionToken } from "../src/lib/tokens";
-import { createServices } from "../src/services";
-import type { User } from "../src/users/users.model";
-import {
-  apiWith,
-  expectProblem,
-  isolate,
-  PASSWORD,
-  seedUser,
-  serverTiming,
-  signedInThroughApi,
-  usersRepository,
-} from "./helpers";
+import { createCachedUsersRepository } from "../src/users/users.cache";
+import { PASSWORD, seedUser, signedInThroughApi, usersRepository } from "./helpers/fixtures";
+import { apiWith, expectProblem, isolate, serverTiming } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -277,7 +269,7 @@ describe("KV failing during a write", () => {
 
   it("logout with KV down altogether succeeds: the session check is on D1 then", async () => {
     vi.spyOn(console, "warn").mockImplementation(() => {});
-    const { failingKV } = await import("./helpers");
+    const { failingKV } = await import("./helpers/bindings");
     const { token } = await signedInThroughApi("member");
     const down = isolate({ CACHE: failingKV() });
     expect((await down.fetch("POST", "/api/auth/logout", { token })).status).toBe(204);

@@ -2,7 +2,9 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cacheKeys } from "../src/cache/keys";
 import { hashSessionToken } from "../src/lib/tokens";
-import { api, failingKV, isolate, PASSWORD, seedUser, serverTiming, signedIn, signedInThroughApi } from "./helpers";
+import { failingKV } from "./helpers/bindings";
+import { PASSWORD, seedUser, signedIn, signedInThroughApi } from "./helpers/fixtures";
+import { api, isolate, serverTiming } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 

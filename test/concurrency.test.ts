@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, newUserBody, seedSession, seedUser } from "./helpers";
+import { newUserBody, seedSession, seedUser } from "./helpers/fixtures";
+import { api } from "./helpers/http";
 
 async function activeAdmins(): Promise<number> {
   const row = await env.DB.prepare("select count(*) as n from users where role = 'admin' and status = 'active'").first<{

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DatabaseError, isDatabaseUnavailable } from "../src/db/errors";
-import { apiWith, expectProblem, seedUser } from "./helpers";
+import { seedUser } from "./helpers/fixtures";
+import { apiWith, expectProblem } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 

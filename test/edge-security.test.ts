@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, apiWith, expectProblem, seedUser, signedIn } from "./helpers";
+import { seedUser, signedIn } from "./helpers/fixtures";
+import { api, apiWith, expectProblem } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -1,19 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  d1RefusingWrites,
-  expectProblem,
-  failingD1,
-  failingKV,
-  hangingD1,
-  isolate,
-  newUserBody,
-  PASSWORD,
-  seedUser,
-  serverTiming,
-  signedIn,
-  signedInThroughApi,
-  snapshot,
-} from "./helpers";
+import { d1RefusingWrites, failingD1, failingKV, hangingD1 } from "./helpers/bindings";
+import { newUserBody, PASSWORD, seedUser, signedIn, signedInThroughApi, snapshot } from "./helpers/fixtures";
+import { expectProblem, isolate, serverTiming } from "./helpers/http";
 
 beforeEach(() => {
   for (const method of ["warn", "error", "log"] as const) vi.spyOn(console, method).mockImplementation(() => {});

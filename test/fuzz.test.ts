@@ -7,7 +7,8 @@
 import { env, exports } from "cloudflare:workers";
 import { fc, test } from "@fast-check/vitest";
 import { beforeAll, describe, expect } from "vitest";
-import { BASE, PASSWORD, seedSession, seedUser, snapshot } from "./helpers";
+import { PASSWORD, seedSession, seedUser, snapshot } from "./helpers/fixtures";
+import { BASE } from "./helpers/http";
 
 const runs = { seed: 20_261_124, numRuns: 40 };
 

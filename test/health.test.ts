@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, apiWith, expectProblem, failingD1, failingKV } from "./helpers";
+import { failingD1, failingKV } from "./helpers/bindings";
+import { api, apiWith, expectProblem } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  api,
-  expectProblem,
-  isolate,
-  newUserBody,
-  seedUser,
-  serverTiming,
-  signedIn,
-  snapshot,
-  userRow,
-} from "./helpers";
+import { newUserBody, seedUser, signedIn, snapshot, userRow } from "./helpers/fixtures";
+import { api, expectProblem, isolate, serverTiming } from "./helpers/http";
 
 describe("user representations carry validators and say how they may be cached", () => {
   it("public profile: strong ETag from the version, public max-age, Vary: Authorization", async () => {

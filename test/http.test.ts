@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { api, apiWith, BASE, expectProblem, failingD1, newUserBody, signedIn, snapshot } from "./helpers";
+import { failingD1 } from "./helpers/bindings";
+import { newUserBody, signedIn, snapshot } from "./helpers/fixtures";
+import { api, apiWith, BASE, expectProblem } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 

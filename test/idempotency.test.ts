@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { requestFingerprint } from "../src/idempotency/idempotency.service";
-import { api, apiWith, d1RefusingBatches, expectProblem, newUserBody, signedIn, snapshot } from "./helpers";
+import { d1RefusingBatches } from "./helpers/bindings";
+import { newUserBody, signedIn, snapshot } from "./helpers/fixtures";
+import { api, apiWith, expectProblem } from "./helpers/http";
 
 let lastOctet = 0;
 /** A client address of its own for each test (the anonymous sign-up limit is per address). */

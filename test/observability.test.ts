@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { sanitize } from "../src/lib/log";
 import { hashSessionToken } from "../src/lib/tokens";
-import { apiWith, newUserBody, PASSWORD, seedUser, signedIn } from "./helpers";
+import { newUserBody, PASSWORD, seedUser, signedIn } from "./helpers/fixtures";
+import { apiWith } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -91,7 +92,7 @@ describe("one structured log line per request", () => {
   });
 
   it("a deliberate 503 (not ready) logs its reason without a stack", async () => {
-    const { failingD1 } = await import("./helpers");
+    const { failingD1 } = await import("./helpers/bindings");
     const lines = await captureLogs(() => apiWith({ DB: failingD1() }, "GET", "/ready"));
     const line = requestLines(lines)[0];
     expect(line).toMatchObject({ level: "error", status: 503, error: "Not ready: database check failed." });
@@ -167,7 +168,7 @@ describe("no secret ever reaches the logs", () => {
   });
 
   it("a failing database's error never carries the query parameters into the log", async () => {
-    const { failingD1 } = await import("./helpers");
+    const { failingD1 } = await import("./helpers/bindings");
     const body = newUserBody();
     const lines = await captureLogs(() => apiWith({ DB: failingD1() }, "POST", "/api/users", { body }));
     expect(lines.join("\n")).not.toContain(body.email);

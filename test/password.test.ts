@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { createPasswordHasher, PBKDF2_MAX_ITERATIONS } from "../src/lib/password";
-import { api, apiWith, newUserBody, PASSWORD, seedUser, userRow, usersRepository } from "./helpers";
+import { newUserBody, PASSWORD, seedUser, userRow, usersRepository } from "./helpers/fixtures";
+import { api, apiWith } from "./helpers/http";
 
 describe("password hasher (PBKDF2-SHA-256, WebCrypto)", () => {
   const hasher = createPasswordHasher();

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { clientAddressKey } from "../src/lib/client-address";
 import { rateLimitPolicies } from "../src/limits/policies";
-import { api, apiWith, expectProblem, newUserBody, PASSWORD, seedUser, signedIn, snapshot } from "./helpers";
+import { newUserBody, PASSWORD, seedUser, signedIn, snapshot } from "./helpers/fixtures";
+import { api, apiWith, expectProblem } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 

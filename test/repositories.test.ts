@@ -1,4 +1,4 @@
-import { d1Backend } from "./d1-backend";
+import { d1Backend } from "./helpers/d1-backend";
 import { repositorySuite } from "./suites/repositories.suite";
 
 repositorySuite(d1Backend);

@@ -2,7 +2,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
-import { api, seedSession, seedUser, sessionCount } from "./helpers";
+import { seedSession, seedUser, sessionCount } from "./helpers/fixtures";
+import { api } from "./helpers/http";
 
 describe("scheduled housekeeping (cron)", () => {
   it("deletes expired sessions and keeps live ones", async () => {

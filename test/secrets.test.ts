@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, newUserBody, PASSWORD } from "./helpers";
+import { newUserBody, PASSWORD } from "./helpers/fixtures";
+import { api } from "./helpers/http";
 
 /**
  * Drives every route as the real clients would, then checks no response body or header ever

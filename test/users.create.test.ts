@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, apiWith, expectProblem, newUserBody, PASSWORD, signedIn, snapshot, userRow } from "./helpers";
+import { newUserBody, PASSWORD, signedIn, snapshot, userRow } from "./helpers/fixtures";
+import { api, apiWith, expectProblem } from "./helpers/http";
 
 describe("POST /api/users", () => {
   it("→ 201 with Location and the full user; email and username are normalised", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, expectProblem, seedSession, seedUser, sessionCount, signedIn, snapshot, userRow } from "./helpers";
+import { seedSession, seedUser, sessionCount, signedIn, snapshot, userRow } from "./helpers/fixtures";
+import { api, expectProblem } from "./helpers/http";
 
 describe("DELETE /api/users/:id", () => {
   it("owner → 204 with no body; the user and all its sessions are gone", async () => {

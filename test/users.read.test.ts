@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { encodeCursor } from "../src/users/users.schemas";
-import { api, expectProblem, seedUser, signedIn, unique } from "./helpers";
+import { seedUser, signedIn, unique } from "./helpers/fixtures";
+import { api, expectProblem } from "./helpers/http";
 
 type Page = { data: { id: string; name: string; role: string; status: string }[]; nextCursor: string | null };
 

@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  api,
-  expectProblem,
-  hasher,
-  PASSWORD,
-  seedSession,
-  seedUser,
-  sessionCount,
-  signedIn,
-  snapshot,
-  userRow,
-} from "./helpers";
+import { hasher, PASSWORD, seedSession, seedUser, sessionCount, signedIn, snapshot, userRow } from "./helpers/fixtures";
+import { api, expectProblem } from "./helpers/http";
 
 const NEW_PASSWORD = "a brand new passphrase";
 

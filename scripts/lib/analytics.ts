@@ -2,7 +2,7 @@
  * Runs the operator queries against the Workers Analytics Engine SQL API and renders the answers
  * as plain-text tables. The HTTP call is injected so tests can replay recorded answers.
  */
-import { type AnalyticsQuery, analyticsQueries, type Window } from "../../src/observability/queries";
+import { type AnalyticsQuery, analyticsQueries, type Window } from "./analytics-queries";
 
 /** The SQL API's `FORMAT JSON` answer. */
 export type SqlApiAnswer = {

@@ -1,12 +1,13 @@
 import { createRoute } from "@hono/zod-openapi";
-import { representationHeaders } from "../lib/conditional";
-import { bearerSecurity, jsonBody, jsonResponse, problemResponses } from "../lib/openapi";
-import { createRouter } from "../lib/router";
+import { representationHeaders } from "../http/conditional";
+import { bearerSecurity, jsonBody, jsonResponse, problemResponses } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { rateLimitPolicies } from "../limits/policies";
 import { requireAuth } from "../middleware/authenticate";
 import { clientAddress, rateLimit } from "../middleware/rate-limit";
 import { toUserView, UserSchema } from "../users/users.schemas";
 import { LoginBodySchema, SessionSchema } from "./auth.schemas";
+import type { AuthService } from "./auth.service";
 
 const tags = ["Auth"];
 
@@ -43,7 +44,7 @@ const me = createRoute({
   responses: { 200: jsonResponse(UserSchema, "The caller"), ...problemResponses(401) },
 });
 
-export const authRouter = createRouter()
+export const authRouter = createRouter<{ auth: AuthService }>()
   .openapi(login, async (c) => {
     const { email, password } = c.req.valid("json");
     const session = await c.get("services").auth.login(email, password);

@@ -1,14 +1,14 @@
+import type { Actor } from "../authz/actor";
+import type { AppConfig } from "../config";
 import { isForeignKeyViolation } from "../db/errors";
-import type { AppConfig } from "../env";
+import type { User } from "../db/schema";
 import { UnauthorizedError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
 import { generateSessionToken, hashSessionToken, isWellFormedToken, sha256 } from "../lib/tokens";
 import { rateLimitPolicies } from "../limits/policies";
 import type { RateLimiter } from "../limits/rate-limiter";
-import type { User } from "../users/users.model";
 import type { UsersRepository } from "../users/users.repository";
-import type { Actor } from "./actor";
 import type { SessionsRepository } from "./sessions.repository";
 
 export type LoginResult = { token: string; expiresAt: Date; user: User };

@@ -1,8 +1,7 @@
 import { and, eq, gt, lte } from "drizzle-orm";
+import { recordStaleSessions } from "../cache/outbox";
 import { changedRows, type Db, runBatch } from "../db/client";
-import { type SessionRow, sessions, users } from "../db/schema";
-import { recordStaleSessions } from "../db/stale-purges";
-import type { User } from "../users/users.model";
+import { type SessionRow, sessions, type User, users } from "../db/schema";
 import { userColumns } from "../users/users.repository";
 
 export type ActiveSession = { id: string; expiresAt: Date; user: User };

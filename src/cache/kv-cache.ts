@@ -1,5 +1,6 @@
-import { rootCauseMessage } from "../db/errors";
+import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
+import type { RequestMetrics } from "../lib/metrics";
 import { withTimeout } from "../lib/timeout";
 
 /** KV refuses TTLs under 60 seconds. */
@@ -55,4 +56,18 @@ export function createKvCache(
 /** Keys embed user ids and token hashes; logs keep only the kind. */
 export function redact(key: string): string {
   return `${key.split(":")[0]}:…`;
+}
+
+/** The binding, reporting each call to the request's metrics (the seam where KV work is counted). */
+export function instrumentKV(binding: KVNamespace, metrics: RequestMetrics): KVNamespace {
+  const measured = {
+    get: (key: string, options?: unknown) => metrics.timeKv(() => binding.get(key, options as "text")),
+    getWithMetadata: (key: string, options?: unknown) =>
+      metrics.timeKv(() => binding.getWithMetadata(key, options as "text")),
+    put: (key: string, value: string, options?: KVNamespacePutOptions) =>
+      metrics.timeKv(() => binding.put(key, value, options)),
+    delete: (key: string) => metrics.timeKv(() => binding.delete(key)),
+    list: (options?: KVNamespaceListOptions) => metrics.timeKv(() => binding.list(options)),
+  };
+  return measured as unknown as KVNamespace;
 }

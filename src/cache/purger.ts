@@ -1,11 +1,11 @@
-import { rootCauseMessage } from "../db/errors";
-import type { StalePurgesRepository } from "../db/stale-purges";
+import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import { type KvCache, redact } from "./kv-cache";
 import type { MemoryCache } from "./memory-cache";
+import type { StalePurgesRepository } from "./outbox";
 
 /** Entries left in the outbox this long are purged by the cron. */
-export const DRAIN_AFTER_MS = 30_000;
+const DRAIN_AFTER_MS = 30_000;
 const DRAIN_BATCH = 200;
 
 export type Purger = {

@@ -10,13 +10,36 @@ import { DatabaseError } from "./errors";
 export type Db = BaseSQLiteDatabase<"async", unknown>;
 
 /**
- * Runs statements as one atomic unit: a D1 batch (a transaction) or a libSQL batch (a
- * transaction too). All the statements happen, or none does.
+ * A statement that must commit together with the next write of this request, whatever that write
+ * is: a cross-cutting record such as an Idempotency-Key's stored response. It is made from the
+ * result the write declares (the row it creates), so it can record what the write will answer.
  */
-export async function runBatch(db: Db, statements: BatchItem<"sqlite">[]): Promise<unknown[]> {
+export type Companion = (result: unknown) => BatchItem<"sqlite">;
+
+// Keyed by the request's handle, so companions never cross from one request to another.
+const companions = new WeakMap<Db, Companion[]>();
+
+/** Joins `companion` to the next batch run on this handle (see runBatch). */
+export function joinNextWrite(db: Db, companion: Companion): void {
+  companions.set(db, [...(companions.get(db) ?? []), companion]);
+}
+
+/** Drops companions no write took (the write failed, or was refused before it ran). */
+export function dropPendingCompanions(db: Db): void {
+  companions.delete(db);
+}
+
+/**
+ * Runs statements as one atomic unit: a D1 batch (a transaction) or a libSQL batch (a
+ * transaction too). All the statements happen, or none does. `result`, what the write will
+ * return, is handed to the companions joined to this write, whose statements run last in the batch.
+ */
+export async function runBatch(db: Db, statements: BatchItem<"sqlite">[], result?: unknown): Promise<unknown[]> {
+  const joined = companions.get(db) ?? [];
+  companions.delete(db);
   const batching = db as unknown as { batch(items: BatchItem<"sqlite">[]): Promise<unknown[]> };
   try {
-    return await batching.batch(statements);
+    return await batching.batch([...statements, ...joined.map((companion) => companion(result))]);
   } catch (error) {
     // Drizzle passes batch errors through unwrapped; mark them as the database's.
     throw error instanceof DatabaseError ? error : new DatabaseError(error);

@@ -1,3 +1,5 @@
+import { rootCauseMessage } from "../lib/errors";
+
 /**
  * Storage errors arrive wrapped (DrizzleQueryError → D1 or libSQL error), and only their
  * messages say what happened. These helpers read the chain so callers can map them.
@@ -41,6 +43,15 @@ export class DatabaseError extends Error {
   }
 }
 
+/** A failure of a database call, marked as the database's (see DatabaseError). */
+export async function asDatabaseError<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw error instanceof DatabaseError ? error : new DatabaseError(error);
+  }
+}
+
 // Errors a retry cannot fix: schema or query bugs, refused constraints.
 const OUR_BUG =
   /SQLITE_CONSTRAINT|SQLITE_ERROR|SQLITE_MISMATCH|SQLITE_RANGE|SQLITE_TOOBIG|no such (table|column)|syntax error|too big/;
@@ -62,20 +73,4 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     (link) => DRIVER_ERRORS.has(link.name) || link.message.startsWith("Failed query:") || link.message.includes("D1_"),
   );
   return fromDatabase && !chain.some((link) => OUR_BUG.test(link.message) || MISCONFIGURED.test(link.message));
-}
-
-/** The innermost error of a cause chain: the driver's own error, without Drizzle's wrapper. */
-export function rootCause(error: unknown): unknown {
-  let current = error;
-  for (let depth = 0; current instanceof Error && current.cause !== undefined && depth < 5; depth++) {
-    current = current.cause;
-  }
-  return current;
-}
-
-/** The innermost message, which names the failure without the query parameters Drizzle adds. */
-export function rootCauseMessage(error: unknown): string {
-  let last = "unknown error";
-  for (const message of messages(error)) last = message;
-  return last;
 }

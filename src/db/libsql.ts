@@ -1,10 +1,10 @@
 import type { Client, InStatement, ResultSet } from "@libsql/client/web";
 import { drizzle } from "drizzle-orm/libsql/web";
 import type { Logger } from "drizzle-orm/logger";
-import { asDatabaseError } from "../lib/instrument";
 import type { RequestMetrics } from "../lib/metrics";
 import { withTimeout } from "../lib/timeout";
 import type { Db } from "./client";
+import { asDatabaseError } from "./errors";
 
 /** Drizzle over a libSQL client (the web client in Workers, the Node client elsewhere). */
 export function createLibsqlDatabase(client: Client, logger?: Logger): Db {

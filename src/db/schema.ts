@@ -1,6 +1,9 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { roles, statuses } from "../users/users.model";
+
+/** The values of `users.role` and `users.status`, enforced by the table's check constraints too. */
+export const roles = ["admin", "member"] as const;
+export const statuses = ["active", "disabled"] as const;
 
 export const users = sqliteTable(
   "users",
@@ -90,6 +93,16 @@ export const idempotencyKeys = sqliteTable(
   ],
 );
 
+export type Role = (typeof roles)[number];
+export type UserStatus = (typeof statuses)[number];
+
 export type UserRow = typeof users.$inferSelect;
 export type NewUserRow = typeof users.$inferInsert;
 export type SessionRow = typeof sessions.$inferSelect;
+
+/**
+ * The user as the application knows it: its row without the password hash, which never leaves
+ * the repositories that check it. `version` starts at 1 and is bumped by every change; ETags and
+ * cache entries are derived from it.
+ */
+export type User = Omit<UserRow, "passwordHash">;

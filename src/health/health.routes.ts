@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { jsonResponse, ProblemSchema } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { problemKinds, ServiceUnavailableError } from "../lib/errors";
-import { jsonResponse, ProblemSchema } from "../lib/openapi";
-import { createRouter } from "../lib/router";
+import type { ReadinessProbe } from "./health.service";
 
 const tags = ["Health"];
 
@@ -36,7 +37,7 @@ const ready = createRoute({
   },
 });
 
-export const healthRouter = createRouter()
+export const healthRouter = createRouter<{ readiness: ReadinessProbe }>()
   .openapi(health, (c) => c.json({ status: "ok" as const }, 200))
   .openapi(ready, async (c) => {
     const { ready, checks } = await c.get("services").readiness.check();

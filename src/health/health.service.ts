@@ -1,4 +1,4 @@
-import { rootCauseMessage } from "../db/errors";
+import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
 

@@ -1,5 +1,5 @@
 import { and, eq, lte, or } from "drizzle-orm";
-import { changedRows, type Db } from "../db/client";
+import { changedRows, type Db, dropPendingCompanions, joinNextWrite } from "../db/client";
 import { idempotencyKeys } from "../db/schema";
 
 /** A response as it is stored and replayed. */
@@ -22,6 +22,13 @@ export type IdempotencyRepository = {
     claim: IdempotencyClaim,
     options: { now: Date; ttlMs: number; abandonedAfterMs: number },
   ): Promise<Reservation>;
+  /**
+   * Completes the reservation in the same atomic batch as this request's next write, with the
+   * response `render` makes of that write's result (see joinNextWrite).
+   */
+  completeWithNextWrite(claim: IdempotencyClaim, render: (result: unknown) => StoredResponse): void;
+  /** Cancels a completion that no write took. */
+  cancelCompletion(): void;
   /** Gives the key back after a failed attempt, so a retry can run again. */
   release(claim: Pick<IdempotencyClaim, "scope" | "key">): Promise<void>;
   deleteExpired(now: Date): Promise<number>;
@@ -77,6 +84,25 @@ export function createIdempotencyRepository(db: Db): IdempotencyRepository {
       };
     },
 
+    completeWithNextWrite({ scope, key }, render) {
+      joinNextWrite(db, (result) => {
+        const response = render(result);
+        return db
+          .update(idempotencyKeys)
+          .set({
+            state: "completed",
+            responseStatus: response.status,
+            responseHeaders: response.headers,
+            responseBody: response.body,
+          })
+          .where(and(where(scope, key), eq(idempotencyKeys.state, "in_flight")));
+      });
+    },
+
+    cancelCompletion() {
+      dropPendingCompanions(db);
+    },
+
     async release({ scope, key }) {
       await db
         .delete(idempotencyKeys)
@@ -89,20 +115,4 @@ export function createIdempotencyRepository(db: Db): IdempotencyRepository {
       return changedRows(result);
     },
   };
-}
-
-/**
- * The statement that completes a reservation with its response. It runs in the same D1 batch as
- * the write it answers for, so either both happen or neither does.
- */
-export function completeIdempotencyStatement(db: Db, scope: string, key: string, response: StoredResponse) {
-  return db
-    .update(idempotencyKeys)
-    .set({
-      state: "completed",
-      responseStatus: response.status,
-      responseHeaders: response.headers,
-      responseBody: response.body,
-    })
-    .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key), eq(idempotencyKeys.state, "in_flight")));
 }

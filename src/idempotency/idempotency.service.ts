@@ -1,24 +1,26 @@
-import { rootCauseMessage } from "../db/errors";
-import { AppError, ConflictError, UnprocessableError } from "../lib/errors";
+import { AppError, ConflictError, rootCauseMessage, UnprocessableError } from "../lib/errors";
 import { log } from "../lib/log";
 import { sha256 } from "../lib/tokens";
 import type { IdempotencyClaim, IdempotencyRepository, StoredResponse } from "./idempotency.repository";
 
 /** How long a key is remembered (the IETF draft suggests 24 hours). */
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 // A first request that has not finished after this long is considered dead; a retry may take over.
 const ABANDONED_AFTER_MS = 60_000;
 
 export type IdempotencyService = {
   /**
-   * Runs `work` at most once per claim (caller + Idempotency-Key). A retry of a finished request
+   * Runs `write` at most once per claim (caller + Idempotency-Key). A retry of a finished request
    * gets its stored response back (`replayed`); a retry while the first is still running is a 409;
-   * the same key on a different request is a 422. `work` must store its response atomically with
-   * its write (see completeIdempotencyStatement); if it fails, the key is released.
+   * the same key on a different request is a 422. The response `render` makes of the write's
+   * result is stored in the write's own atomic batch (the write's repository runs it with
+   * runBatch, which the completion joins), so a write never lands without its response. If the
+   * write is refused, the key is released.
    */
-  run(
+  run<T>(
     claim: IdempotencyClaim,
-    work: () => Promise<StoredResponse>,
+    write: () => Promise<T>,
+    render: (result: T) => StoredResponse,
   ): Promise<{ response: StoredResponse; replayed: boolean }>;
   pruneExpired(): Promise<number>;
 };
@@ -28,7 +30,7 @@ export function createIdempotencyService(
   now: () => Date = () => new Date(),
 ): IdempotencyService {
   return {
-    async run(claim, work) {
+    async run(claim, write, render) {
       const reservation = await repository.reserve(claim, {
         now: now(),
         ttlMs: IDEMPOTENCY_TTL_MS,
@@ -41,8 +43,13 @@ export function createIdempotencyService(
       if (reservation.outcome === "mismatch") {
         throw new UnprocessableError("This Idempotency-Key was already used for a different request.");
       }
+      let stored: StoredResponse | undefined;
+      repository.completeWithNextWrite(claim, (result) => {
+        stored = render(result as Parameters<typeof render>[0]);
+        return stored;
+      });
       try {
-        return { response: await work(), replayed: false };
+        await write();
       } catch (error) {
         // Only a refusal (a 4xx: nothing was written) gives the key back. After a 5xx or a timeout
         // the write may still have landed, with its response stored under this key; the key stays
@@ -55,7 +62,11 @@ export function createIdempotencyService(
           });
         }
         throw error;
+      } finally {
+        repository.cancelCompletion();
       }
+      if (!stored) throw new Error("the idempotent write did not commit through runBatch");
+      return { response: stored, replayed: false };
     },
 
     pruneExpired() {

@@ -1,5 +1,3 @@
-import { policyHeader, type RateLimitPolicy } from "../limits/policies";
-
 /**
  * The one error family of edge-users. Services and repositories throw these; `app.onError`
  * turns each into an RFC 9457 problem+json response. Anything else that escapes is a bug
@@ -194,15 +192,21 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
-export class RateLimitedError extends AppError {
-  constructor(policy: RateLimitPolicy) {
-    super(problemKinds.rateLimited, `Too many requests for the "${policy.name}" limit; retry later.`, {
-      headers: {
-        // The binding does not say when its window ends, so the whole period is the honest bound.
-        "Retry-After": String(policy.periodSeconds),
-        "RateLimit-Policy": policyHeader(policy),
-        RateLimit: `"${policy.name}";r=0;t=${policy.periodSeconds}`,
-      },
-    });
+/** The innermost error of a cause chain: a driver's own error, without the wrappers around it. */
+export function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; current instanceof Error && current.cause !== undefined && depth < 5; depth++) {
+    current = current.cause;
   }
+  return current;
+}
+
+/** The innermost message of a cause chain, for logs: it names the failure without a wrapper's details. */
+export function rootCauseMessage(error: unknown): string {
+  let message = "unknown error";
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    message = current.message;
+    current = current.cause;
+  }
+  return message;
 }

@@ -1,3 +1,5 @@
+import { AppError, problemKinds } from "../lib/errors";
+
 /**
  * The rate limits, as configured in wrangler.toml `[[ratelimits]]`. The binding enforces them;
  * this table is what the Worker tells clients (RateLimit-Policy, Retry-After).
@@ -20,4 +22,18 @@ export const rateLimitPolicies = {
 /** `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): `"login-ip";q=10;w=60`. */
 export function policyHeader(policy: RateLimitPolicy): string {
   return `"${policy.name}";q=${policy.limit};w=${policy.periodSeconds}`;
+}
+
+/** 429 naming the policy, with the headers of draft-ietf-httpapi-ratelimit-headers and Retry-After. */
+export class RateLimitedError extends AppError {
+  constructor(policy: RateLimitPolicy) {
+    super(problemKinds.rateLimited, `Too many requests for the "${policy.name}" limit; retry later.`, {
+      headers: {
+        // The binding does not say when its window ends, so the whole period is the honest bound.
+        "Retry-After": String(policy.periodSeconds),
+        "RateLimit-Policy": policyHeader(policy),
+        RateLimit: `"${policy.name}";r=0;t=${policy.periodSeconds}`,
+      },
+    });
+  }
 }

@@ -1,8 +1,7 @@
-import { rootCauseMessage } from "../db/errors";
-import { RateLimitedError } from "../lib/errors";
+import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import { withTimeout } from "../lib/timeout";
-import type { RateLimitPolicy } from "./policies";
+import { RateLimitedError, type RateLimitPolicy } from "./policies";
 
 /** Checks one request against one policy; throws RateLimitedError (429) when over the limit. */
 export type RateLimiter = { enforce(policy: RateLimitPolicy, key: string): Promise<void> };

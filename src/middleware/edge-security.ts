@@ -1,7 +1,8 @@
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { secureHeaders } from "hono/secure-headers";
-import { type AppEnv, readConfig } from "../env";
+import { readConfig } from "../config";
+import type { AppEnv } from "../http/router";
 
 // Response headers for a JSON API: nothing on it may be framed, sniffed, scripted or leak a
 // referrer. The docs page is the one HTML page; it loads the API reference from Scalar's CDN, so it

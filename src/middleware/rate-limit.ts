@@ -1,18 +1,20 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { isAdmin } from "../auth/actor";
-import type { AppEnv } from "../env";
+import { can } from "../authz/policy";
+import type { AppEnv } from "../http/router";
 import { clientAddressKey } from "../lib/client-address";
 import { policyHeader, type RateLimitPolicy } from "../limits/policies";
+import type { RateLimiter } from "../limits/rate-limiter";
 
-type KeyOf = (c: Context<AppEnv>) => string | null | Promise<string | null>;
+type LimitedEnv = AppEnv<{ limiter: RateLimiter }>;
+type KeyOf = (c: Context<LimitedEnv>) => string | null | Promise<string | null>;
 
 /**
  * Applies one rate limit policy to the requests it keys (a null key: the policy does not apply).
  * A limited route names its policy in RateLimit-Policy; over the limit, 429 naming that policy.
  */
 export function rateLimit(policy: RateLimitPolicy, keyOf: KeyOf) {
-  return createMiddleware<AppEnv>(async function rateLimit(c, next) {
+  return createMiddleware<LimitedEnv>(async function rateLimit(c, next) {
     const key = await keyOf(c);
     if (key === null) return next();
     c.header("RateLimit-Policy", policyHeader(policy), { append: true });
@@ -27,6 +29,6 @@ export function clientAddress(c: Context): string {
 }
 
 /** Sign-ups by admins are not throttled per address; everyone else's are. Runs after auth. */
-export function unlessAdmin(c: Context<AppEnv>): string | null {
-  return isAdmin(c.get("actor")) ? null : clientAddress(c);
+export function unlessAdmin(c: Context<LimitedEnv>): string | null {
+  return can(c.get("actor"), "users:administer") ? null : clientAddress(c);
 }

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { setMetric } from "hono/timing";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../http/router";
 import { RequestMetrics } from "../lib/metrics";
 
 /**

@@ -6,10 +6,10 @@
 import { serve } from "@hono/node-server";
 import type { Client } from "@libsql/client";
 import { app } from "../app";
-import { rootCauseMessage } from "../db/errors";
+import { type Bindings, CONFIG_VARIABLES } from "../config";
 import { applyLibsqlMigrations, type Migration } from "../db/libsql-migrations";
-import { type Bindings, CONFIG_VARIABLES } from "../env";
 import { runHousekeeping } from "../housekeeping";
+import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import { rateLimitPolicies } from "../limits/policies";
 import { createMemoryKv } from "./memory-kv";

@@ -1,10 +1,10 @@
-import { rootCauseMessage } from "../db/errors";
+import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import type { RequestSummary } from "./request-summary";
 
 /**
  * Workers Analytics Engine data points, one per request plus one per security event. The column
- * layout is a contract with the queries in src/observability/queries.ts and the README; add new
+ * layout is a contract with the queries in scripts/lib/analytics-queries.ts and the docs; add new
  * columns at the end, never reorder.
  *
  * index1  the route pattern (requests) or `security:<event>`: what Analytics Engine samples by

@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
-import { rootCause } from "../db/errors";
-import { type AppEnv, readConfig } from "../env";
+import { readConfig } from "../config";
+import type { AppEnv } from "../http/router";
+import { rootCause } from "../lib/errors";
 import { configureLogging, isLogged, type LogLevel, log } from "../lib/log";
 import { requestDataPoint, securityDataPoint, securityEventOf, writeDataPoints } from "./analytics";
 import { summarize } from "./request-summary";

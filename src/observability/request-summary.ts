@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../http/router";
 
 /** What one finished request was and cost: the source of its log line and its data points. */
 export type RequestSummary = {

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { jsonResponse, problemResponses } from "../http/openapi";
+import { createRouter } from "../http/router";
 import { NotFoundError, problemKinds } from "../lib/errors";
-import { jsonResponse, problemResponses } from "../lib/openapi";
-import { createRouter } from "../lib/router";
 
 const ProblemKindSchema = z
   .object({ type: z.string(), title: z.string(), status: z.number().int(), description: z.string() })

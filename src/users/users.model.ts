@@ -1,25 +1,5 @@
-import type { UserRow } from "../db/schema";
+import type { User, UserRow } from "../db/schema";
 import { newId } from "../lib/ids";
-
-export const roles = ["admin", "member"] as const;
-export const statuses = ["active", "disabled"] as const;
-
-export type Role = (typeof roles)[number];
-export type UserStatus = (typeof statuses)[number];
-
-/** The user as the application knows it; the password hash is never part of it. */
-export type User = {
-  id: string;
-  email: string;
-  username: string;
-  name: string;
-  role: Role;
-  status: UserStatus;
-  createdAt: Date;
-  updatedAt: Date;
-  /** Starts at 1, bumped by every change: ETags and cache entries are derived from it. */
-  version: number;
-};
 
 export type NewUser = Pick<User, "email" | "username" | "name"> & Partial<Pick<User, "role" | "status">>;
 

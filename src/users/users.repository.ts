@@ -1,12 +1,11 @@
 import { and, desc, eq, exists, getTableColumns, inArray, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { recordStaleSessions, recordStaleUser } from "../cache/outbox";
 import { type Db, runBatch } from "../db/client";
 import { uniqueViolationColumn } from "../db/errors";
-import { type NewUserRow, sessions, type UserRow, users } from "../db/schema";
-import { recordStaleSessions, recordStaleUser } from "../db/stale-purges";
-import { completeIdempotencyStatement, type StoredResponse } from "../idempotency/idempotency.repository";
+import { type Role, sessions, type User, type UserRow, type UserStatus, users } from "../db/schema";
 import { ConflictError } from "../lib/errors";
-import type { Role, User, UserStatus } from "./users.model";
+import { userOf } from "./users.model";
 
 export type UserCredentials = { user: User; passwordHash: string };
 
@@ -54,10 +53,10 @@ export type UsersRepository = {
   /** Newest first, keyset-paginated on (createdAt, id). */
   list(filter: UserListFilter): Promise<User[]>;
   /**
-   * Throws ConflictError when the email or username is taken. With `idempotency`, the reserved
-   * Idempotency-Key is completed with its response in the same batch as the insert.
+   * Throws ConflictError when the email or username is taken. The insert is a batch whose result
+   * is the new user, so a companion of the request (an Idempotency-Key's response) commits with it.
    */
-  insert(row: NewUserRow, options?: { idempotency?: IdempotencyCompletion }): Promise<User>;
+  insert(row: UserRow): Promise<User>;
   /** Applies the changes and bumps the version, atomically with the session revocation asked for. */
   update(id: string, changes: UserChanges, options?: UpdateOptions): Promise<UpdateOutcome>;
   /** Deletes the user and its sessions, unless it is the last active admin. */
@@ -65,8 +64,6 @@ export type UsersRepository = {
   /** Replaces the password hash only if it is still `expected` (a re-hash racing a password change loses). */
   replacePasswordHash(id: string, expected: string, replacement: string): Promise<void>;
 };
-
-export type IdempotencyCompletion = { scope: string; key: string; response: StoredResponse };
 
 export type UsersRepositoryOptions = {
   /** Record the cache keys each write makes stale, in the write's own batch (see db/stale-purges.ts). */
@@ -148,16 +145,14 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
         .all();
     },
 
-    async insert(row, { idempotency } = {}) {
-      const insert = db.insert(users).values(row).returning(userColumns);
+    async insert(row) {
+      const user = userOf(row);
       try {
-        if (!idempotency) return await insert.get();
-        const { scope, key, response } = idempotency;
-        const [inserted] = await runBatch(db, [insert, completeIdempotencyStatement(db, scope, key, response)]);
-        return (inserted as User[])[0] as User;
+        await runBatch(db, [db.insert(users).values(row)], user);
       } catch (error) {
         throw toConflict(error);
       }
+      return user;
     },
 
     async update(id, changes, options = {}) {

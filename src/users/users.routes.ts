@@ -1,14 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import type { StoredResponse } from "../idempotency/idempotency.repository";
-import { requestFingerprint } from "../idempotency/idempotency.service";
-import { matchesIfNoneMatch, representationHeaders, versionsFromIfMatch } from "../lib/conditional";
-import { bearerSecurity, jsonBody, problemResponses } from "../lib/openapi";
-import { createRouter } from "../lib/router";
+import type { User } from "../db/schema";
+import { matchesIfNoneMatch, representationHeaders, versionsFromIfMatch } from "../http/conditional";
+import { bearerSecurity, jsonBody, problemResponses } from "../http/openapi";
+import { createRouter } from "../http/router";
+import type { IdempotencyService } from "../idempotency/idempotency.service";
+import { idempotent } from "../idempotency/idempotent";
 import { rateLimitPolicies } from "../limits/policies";
 import { optionalAuth, requireAuth } from "../middleware/authenticate";
-import { clientAddress, rateLimit, unlessAdmin } from "../middleware/rate-limit";
-import type { User } from "./users.model";
+import { rateLimit, unlessAdmin } from "../middleware/rate-limit";
 import {
   CreateUserBodySchema,
   encodeCursor,
@@ -19,9 +18,9 @@ import {
   UserIdParamsSchema,
   UserListSchema,
   UserSchema,
-  type UserView,
   UserViewSchema,
 } from "./users.schemas";
+import type { UsersService } from "./users.service";
 
 const tags = ["Users"];
 
@@ -156,29 +155,21 @@ const deleteUser = createRoute({
   responses: { 204: { description: "Deleted" }, ...problemResponses(401, 403, 404, 409, 412) },
 });
 
-export const usersRouter = createRouter()
+export const usersRouter = createRouter<{ users: UsersService; idempotency: IdempotencyService }>()
   .openapi(createUser, async (c) => {
-    const actor = c.get("actor");
-    const services = c.get("services");
-    const config = c.get("config");
+    const { users } = c.get("services");
     const input = c.req.valid("json");
-    const respond = (user: User): StoredResponse => ({
-      status: 201,
-      headers: {
-        ...representationHeaders(user.version, "full", config.publicCacheTtlSeconds),
-        Location: `/api/users/${user.id}`,
-      },
-      body: JSON.stringify(toUserView(user)),
+    const ttl = c.get("config").publicCacheTtlSeconds;
+    return idempotent(c, {
+      key: c.req.valid("header")["idempotency-key"],
+      body: input,
+      write: () => users.create(c.get("actor"), input),
+      render: (user: User) => ({
+        status: 201 as const,
+        headers: { ...representationHeaders(user.version, "full", ttl), Location: `/api/users/${user.id}` },
+        body: toUserView(user),
+      }),
     });
-    const key = c.req.valid("header")["idempotency-key"];
-    if (key === undefined) return send(c, respond(await services.users.create(actor, input)));
-
-    const scope = actor ? `user:${actor.user.id}` : `ip:${clientAddress(c)}`;
-    const claim = { scope, key, fingerprint: await requestFingerprint("POST", "/api/users", input) };
-    const { response, replayed } = await services.idempotency.run(claim, async () =>
-      respond(await services.users.create(actor, input, { idempotency: { scope, key, respond } })),
-    );
-    return send(c, response, replayed ? { "Idempotent-Replayed": "true" } : {});
   })
   .openapi(listUsers, async (c) => {
     const { limit, cursor, role, status, q } = c.req.valid("query");
@@ -209,8 +200,3 @@ export const usersRouter = createRouter()
     await c.get("services").users.delete(c.get("actor"), c.req.valid("param").id, precondition);
     return c.body(null, 204);
   });
-
-// Sends a stored (or just stored) creation response exactly as it was recorded.
-function send(c: Context, response: StoredResponse, extraHeaders: Record<string, string> = {}) {
-  return c.json(JSON.parse(response.body) as UserView, 201, { ...response.headers, ...extraHeaders });
-}

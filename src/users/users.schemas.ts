@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { roles, statuses, type User } from "../db/schema";
 import { fromBase64Url, toBase64Url, utf8 } from "../lib/encoding";
 import { ID_PATTERN } from "../lib/ids";
-import { roles, statuses, type User } from "./users.model";
 import type { ListCursor } from "./users.repository";
 
 // Wire formats, written by hand and kept apart from the table definitions (STYLE.md, habit 2).

@@ -1,6 +1,7 @@
-import { type Actor, isAdmin, isSelf } from "../auth/actor";
-import type { AppConfig } from "../env";
-import type { StoredResponse } from "../idempotency/idempotency.repository";
+import type { Actor } from "../authz/actor";
+import { can } from "../authz/policy";
+import type { AppConfig } from "../config";
+import type { User } from "../db/schema";
 import {
   type AppError,
   ConflictError,
@@ -13,17 +14,9 @@ import {
 } from "../lib/errors";
 import { ID_PATTERN } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
-import { newUserRow, USER_NOT_FOUND, type User, userOf } from "./users.model";
+import { newUserRow, USER_NOT_FOUND } from "./users.model";
 import type { UserChanges, UserListFilter, UsersRepository } from "./users.repository";
 import type { CreateUserInput, UpdateUserInput } from "./users.schemas";
-
-/**
- * An Idempotency-Key reserved for this creation: `respond` renders the response to store with the
- * new user, in the same atomic write.
- */
-export type CreateOptions = {
-  idempotency?: { scope: string; key: string; respond: (user: User) => StoredResponse } | undefined;
-};
 
 /** From `If-Match`: the write happens only if the user is at one of these versions (else 412). */
 export type Precondition = { versions: number[] };
@@ -32,7 +25,7 @@ export type UserReadResult = { user: User; view: "full" | "public" };
 export type UserPage = { users: User[]; hasMore: boolean };
 
 export type UsersService = {
-  create(actor: Actor | null, input: CreateUserInput, options?: CreateOptions): Promise<User>;
+  create(actor: Actor | null, input: CreateUserInput): Promise<User>;
   get(actor: Actor | null, id: string): Promise<UserReadResult>;
   list(actor: Actor, filter: UserListFilter): Promise<UserPage>;
   update(actor: Actor, id: string, input: UpdateUserInput, precondition?: Precondition): Promise<User>;
@@ -47,30 +40,24 @@ export type UsersServiceDeps = {
 };
 
 const LAST_ADMIN = "The last active admin cannot be removed, demoted or disabled.";
+const OWNER_OR_ADMIN = "Only the user or an admin may do this.";
 
 export function createUsersService({ users, hasher, config, now = () => new Date() }: UsersServiceDeps): UsersService {
-  function requireOwnerOrAdmin(actor: Actor, id: string): void {
-    if (!isSelf(actor, id) && !isAdmin(actor)) throw new ForbiddenError("Only the user or an admin may do this.");
-  }
-
   return {
-    async create(actor, input, options) {
-      if (!config.signupOpen && !isAdmin(actor)) {
+    async create(actor, input) {
+      const administers = can(actor, "users:administer");
+      if (!config.signupOpen && !administers) {
         if (!actor) throw new UnauthorizedError("Sign-up is closed; an admin must create users.");
         throw new ForbiddenError("Sign-up is closed; only admins may create users.");
       }
-      if ((input.role !== undefined || input.status !== undefined) && !isAdmin(actor)) {
+      if ((input.role !== undefined || input.status !== undefined) && !administers) {
         throw new ForbiddenError("Only admins may set role or status.");
       }
-      const row = newUserRow(input, await hasher.hash(input.password), now());
-      const idempotency = options?.idempotency;
-      if (!idempotency) return users.insert(row);
-      const { scope, key, respond } = idempotency;
-      return users.insert(row, { idempotency: { scope, key, response: respond(userOf(row)) } });
+      return users.insert(newUserRow(input, await hasher.hash(input.password), now()));
     },
 
     async get(actor, id) {
-      const view = isSelf(actor, id) || isAdmin(actor) ? "full" : "public";
+      const view = can(actor, "user:read-private", { userId: id }) ? "full" : "public";
       // Only the public profile may come from a copy a few seconds old: owners read their writes.
       const user = ID_PATTERN.test(id) ? await users.findById(id, { allowStale: view === "public" }) : null;
       if (!user) throw new NotFoundError(USER_NOT_FOUND);
@@ -78,19 +65,19 @@ export function createUsersService({ users, hasher, config, now = () => new Date
     },
 
     async list(actor, filter) {
-      if (!isAdmin(actor)) throw new ForbiddenError("Only admins may list users.");
+      if (!can(actor, "users:list")) throw new ForbiddenError("Only admins may list users.");
       const rows = await users.list({ ...filter, limit: filter.limit + 1 });
       return { users: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
     },
 
     async update(actor, id, input, precondition) {
-      requireOwnerOrAdmin(actor, id);
-      if ((input.role !== undefined || input.status !== undefined) && !isAdmin(actor)) {
+      if (!can(actor, "user:update", { userId: id })) throw new ForbiddenError(OWNER_OR_ADMIN);
+      if ((input.role !== undefined || input.status !== undefined) && !can(actor, "users:administer")) {
         throw new ForbiddenError("Only admins may change role or status.");
       }
       const { currentPassword, password, ...fields } = input;
       const changes: UserChanges = { ...fields, updatedAt: now() };
-      const ownPassword = password !== undefined && isSelf(actor, id);
+      const ownPassword = password !== undefined && actor.user.id === id;
       if (password !== undefined) {
         if (ownPassword) await checkCurrentPassword(id, currentPassword);
         changes.passwordHash = await hasher.hash(password);
@@ -109,7 +96,7 @@ export function createUsersService({ users, hasher, config, now = () => new Date
     },
 
     async delete(actor, id, precondition) {
-      requireOwnerOrAdmin(actor, id);
+      if (!can(actor, "user:delete", { userId: id })) throw new ForbiddenError(OWNER_OR_ADMIN);
       const { outcome } = await users.deleteUnlessLastActiveAdmin(id, { expectedVersions: precondition?.versions });
       if (outcome !== "deleted") throw refused(outcome);
     },

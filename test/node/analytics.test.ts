@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type Fetch, renderTable, runReport } from "../../scripts/lib/analytics";
-import { analyticsQueries } from "../../src/observability/queries";
+import { analyticsQueries } from "../../scripts/lib/analytics-queries";
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/analytics/${name}.json`, import.meta.url), "utf8");
 

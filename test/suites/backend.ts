@@ -6,10 +6,11 @@
 import type { Logger } from "drizzle-orm/logger";
 import { createSessionsRepository } from "../../src/auth/sessions.repository";
 import type { Db } from "../../src/db/client";
+import type { Role, User, UserStatus } from "../../src/db/schema";
 import { newId } from "../../src/lib/ids";
 import { createPasswordHasher } from "../../src/lib/password";
 import { generateSessionToken, hashSessionToken } from "../../src/lib/tokens";
-import { newUserRow, type Role, type User, type UserStatus } from "../../src/users/users.model";
+import { newUserRow } from "../../src/users/users.model";
 import { createUsersRepository } from "../../src/users/users.repository";
 
 export type Backend = {

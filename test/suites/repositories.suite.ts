@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { createSessionsRepository } from "../../src/auth/sessions.repository";
 import { ConflictError } from "../../src/lib/errors";
 import { newId } from "../../src/lib/ids";
+import { newUserRow } from "../../src/users/users.model";
 import { createUsersRepository, type UsersRepository } from "../../src/users/users.repository";
 import { type Backend, fixtures } from "./backend";
 
@@ -34,16 +35,8 @@ export function repositorySuite(backend: Backend) {
 
     it("insert of a taken email → ConflictError naming the field", async () => {
       const user = await seedUser();
-      const now = new Date();
-      const attempt = usersRepository().insert({
-        id: newId(),
-        email: user.email,
-        username: `other_${unique()}`,
-        name: "x",
-        passwordHash: "x",
-        createdAt: now,
-        updatedAt: now,
-      });
+      const row = newUserRow({ email: user.email, username: `other_${unique()}`, name: "x" }, "x", new Date());
+      const attempt = usersRepository().insert(row);
       await expect(attempt).rejects.toBeInstanceOf(ConflictError);
       await expect(attempt).rejects.toMatchObject({ detail: "A user with this email already exists." });
     });

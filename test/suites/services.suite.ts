@@ -4,13 +4,16 @@
  */
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Actor } from "../../src/auth/actor";
 import { createAuthService } from "../../src/auth/auth.service";
+import type { Actor } from "../../src/authz/actor";
 import { runBatch } from "../../src/db/client";
 import { users } from "../../src/db/schema";
+import { createIdempotencyRepository } from "../../src/idempotency/idempotency.repository";
+import { createIdempotencyService } from "../../src/idempotency/idempotency.service";
 import { ConflictError, PreconditionFailedError, UnauthorizedError } from "../../src/lib/errors";
 import { newId } from "../../src/lib/ids";
 import type { UsersRepository } from "../../src/users/users.repository";
+import { createUsersRepository } from "../../src/users/users.repository";
 import { createUsersService } from "../../src/users/users.service";
 import { type Backend, fixtures, PASSWORD } from "./backend";
 
@@ -141,17 +144,40 @@ export function serviceSuite(backend: Backend) {
     });
 
     it("an idempotent creation stores its response in the same write as the user", async () => {
-      const key = crypto.randomUUID();
-      await backend.query(
-        "insert into idempotency_keys (scope, key, fingerprint, state, created_at, expires_at) values ('s', ?, 'f', 'in_flight', ?, ?)",
-        key,
-        Date.now(),
-        Date.now() + 60_000,
+      const db = backend.db();
+      const service = createUsersService({
+        users: createUsersRepository(db),
+        hasher: f.hasher,
+        config: { signupOpen: true },
+      });
+      const idempotency = createIdempotencyService(createIdempotencyRepository(db));
+      const claim = { scope: "s", key: crypto.randomUUID(), fingerprint: "f" };
+      const render = (user: { id: string }) => ({ status: 201, headers: {}, body: JSON.stringify({ id: user.id }) });
+      const { response } = await idempotency.run(claim, () => service.create(null, newUser()), render);
+      const id = (JSON.parse(response.body) as { id: string }).id;
+      expect(await f.userRow(id)).toMatchObject({ id });
+      const [record] = await backend.query(
+        "select state, response_body from idempotency_keys where key = ?",
+        claim.key,
       );
-      const respond = (user: { id: string }) => ({ status: 201, headers: {}, body: JSON.stringify({ id: user.id }) });
-      const user = await usersService().create(null, newUser(), { idempotency: { scope: "s", key, respond } });
-      const [record] = await backend.query("select state, response_body from idempotency_keys where key = ?", key);
-      expect(record).toEqual({ state: "completed", response_body: JSON.stringify({ id: user.id }) });
+      expect(record).toEqual({ state: "completed", response_body: response.body });
+    });
+
+    it("an idempotent creation whose write fails stores nothing, and the key's response is never recorded", async () => {
+      const db = backend.db();
+      const service = createUsersService({
+        users: createUsersRepository(db),
+        hasher: f.hasher,
+        config: { signupOpen: true },
+      });
+      const idempotency = createIdempotencyService(createIdempotencyRepository(db));
+      const taken = await f.seedUser();
+      const claim = { scope: "s", key: crypto.randomUUID(), fingerprint: "f" };
+      const render = (user: { id: string }) => ({ status: 201, headers: {}, body: JSON.stringify({ id: user.id }) });
+      const attempt = idempotency.run(claim, () => service.create(null, { ...newUser(), email: taken.email }), render);
+      await expect(attempt).rejects.toBeInstanceOf(ConflictError);
+      // A refusal releases the key, so nothing is left of it.
+      expect(await backend.query("select * from idempotency_keys where key = ?", claim.key)).toEqual([]);
     });
   });
 

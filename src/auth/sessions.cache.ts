@@ -1,12 +1,20 @@
-import type { ActiveSession, SessionsRepository } from "../auth/sessions.repository";
-import { rootCauseMessage } from "../db/errors";
-import { ServiceUnavailableError } from "../lib/errors";
+import { z } from "zod";
+import { cacheKeys } from "../cache/keys";
+import { redact } from "../cache/kv-cache";
+import type { CacheTiers } from "../cache/tiers";
+import { rootCauseMessage, ServiceUnavailableError } from "../lib/errors";
 import { log } from "../lib/log";
 import type { UsersRepository } from "../users/users.repository";
-import type { CacheTiers } from "./cached-users.repository";
-import { type CachedSession, parseCachedSession } from "./entries";
-import { cacheKeys } from "./keys";
-import { redact } from "./kv-cache";
+import type { ActiveSession, SessionsRepository } from "./sessions.repository";
+
+// What KV holds for a session: who it belongs to and until when. Never the token or anything mutable.
+const CachedSessionSchema = z.object({ id: z.string(), userId: z.string(), expiresAt: z.number() });
+type CachedSession = z.infer<typeof CachedSessionSchema>;
+
+function parseCachedSession(value: unknown): CachedSession | null {
+  const parsed = CachedSessionSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
 
 /**
  * The session check every authenticated request makes, from KV when it can: the session entry

@@ -1,4 +1,4 @@
-import type { User } from "../users/users.model";
+import type { User } from "../db/schema";
 
 /** Who is making a request: the session's user as loaded with the session, in the same query. */
 export type Actor = {
@@ -7,11 +7,3 @@ export type Actor = {
   tokenHash: string;
   user: User;
 };
-
-export function isAdmin(actor: Actor | null): boolean {
-  return actor?.user.role === "admin";
-}
-
-export function isSelf(actor: Actor | null, userId: string): boolean {
-  return actor?.user.id === userId;
-}

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { problemKinds } from "./errors";
+import { problemKinds } from "../lib/errors";
 
 export const ProblemSchema = z
   .object({

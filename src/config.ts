@@ -1,8 +1,6 @@
 import { z } from "zod";
-import type { Actor } from "./auth/actor";
-import type { LogFormat, LogLevel } from "./lib/log";
-import type { RequestMetrics } from "./lib/metrics";
-import type { Services } from "./services";
+
+// Configuration is the ground floor of the app: read once per isolate, it imports nothing of ours.
 
 /** Bindings from wrangler.toml (typed by `wrangler types`) plus secrets set with `wrangler secret put`. */
 export type Bindings = Env & {
@@ -27,22 +25,9 @@ export type AppConfig = {
   libsqlUrl: string | undefined;
   libsqlAuthToken: string | undefined;
   corsAllowedOrigins: string[];
-  logLevel: LogLevel;
-  logFormat: LogFormat;
+  logLevel: "debug" | "info" | "warn" | "error";
+  logFormat: "json" | "pretty";
 };
-
-export type AppVariables = {
-  requestId: string;
-  metrics: RequestMetrics;
-  config: AppConfig;
-  services: Services;
-  /** The authenticated caller, or null for an anonymous request. */
-  actor: Actor | null;
-  /** Set by onError for a 5xx, for the request's log line. */
-  failure: { error: unknown; message: string; unexpected: boolean } | undefined;
-};
-
-export type AppEnv = { Bindings: Bindings; Variables: AppVariables };
 
 const flag = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
 

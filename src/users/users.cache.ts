@@ -1,29 +1,34 @@
-import { rootCauseMessage } from "../db/errors";
+import { z } from "zod";
+import { cacheKeys } from "../cache/keys";
+import { redact } from "../cache/kv-cache";
+import type { CacheTiers } from "../cache/tiers";
+import { roles, statuses, type User } from "../db/schema";
+import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
-import type { RequestMetrics } from "../lib/metrics";
-import type { User } from "../users/users.model";
-import type { UsersRepository } from "../users/users.repository";
-import { parseCachedUser, toCachedUser } from "./entries";
-import { cacheKeys } from "./keys";
-import { type KvCache, redact } from "./kv-cache";
-import type { MemoryCache } from "./memory-cache";
-import type { Purger } from "./purger";
+import type { UsersRepository } from "./users.repository";
 
-export type CacheTiers = {
-  memory: MemoryCache<User>;
-  kv: KvCache;
-  purger: Purger;
-  metrics: RequestMetrics;
-  /** Runs work after the response (ctx.waitUntil). */
-  defer: (task: Promise<unknown>) => void;
-  kvTtlSeconds: number;
-  /**
-   * A read fills memory or KV only if its database read began less than this long ago. The
-   * purger's second purge comes later than this window, and the cron's third later still, so a
-   * fill from a read that raced a write cannot outlive them.
-   */
-  fillWindowMs: number;
-};
+// What KV holds for a user: the user without its password hash (never cached), dates as epoch ms.
+const CachedUserSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  username: z.string(),
+  name: z.string(),
+  role: z.enum(roles),
+  status: z.enum(statuses),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  version: z.number().int(),
+});
+
+function toCachedUser(user: User): z.infer<typeof CachedUserSchema> {
+  return { ...user, createdAt: user.createdAt.getTime(), updatedAt: user.updatedAt.getTime() };
+}
+
+function parseCachedUser(value: unknown): User | null {
+  const parsed = CachedUserSchema.safeParse(value);
+  if (!parsed.success) return null;
+  return { ...parsed.data, createdAt: new Date(parsed.data.createdAt), updatedAt: new Date(parsed.data.updatedAt) };
+}
 
 /**
  * Users by id through three tiers: this isolate's memory (only for reads that accept a copy a few
@@ -76,8 +81,8 @@ export function createCachedUsersRepository(base: UsersRepository, tiers: CacheT
   };
 }
 
-/** Puts a value read from the database into KV after the response, unless the read is too old. */
-export function fill(tiers: CacheTiers, key: string, value: unknown, ttlSeconds: number, readStartedAt: number) {
+// Puts a value read from the database into KV after the response, unless the read is too old.
+function fill(tiers: CacheTiers, key: string, value: unknown, ttlSeconds: number, readStartedAt: number) {
   tiers.defer(
     (async () => {
       if (Date.now() - readStartedAt > tiers.fillWindowMs) return;

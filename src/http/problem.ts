@@ -12,7 +12,7 @@ import {
   ServiceUnavailableError,
   UnsupportedMediaTypeError,
   ValidationError,
-} from "./errors";
+} from "../lib/errors";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 

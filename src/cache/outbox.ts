@@ -1,7 +1,7 @@
 import { and, inArray, lte, type SQL, sql } from "drizzle-orm";
-import { SESSION_KEY_PREFIX, USER_KEY_PREFIX } from "../cache/keys";
-import type { Db } from "./client";
-import { sessions, stalePurges, users } from "./schema";
+import type { Db } from "../db/client";
+import { sessions, stalePurges, users } from "../db/schema";
+import { SESSION_KEY_PREFIX, USER_KEY_PREFIX } from "./keys";
 
 /**
  * The outbox of cache keys a write makes stale (see `stalePurges` in schema.ts). Each recorder is

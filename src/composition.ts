@@ -1,27 +1,28 @@
 import { createClient as createLibsqlClient, type Client as LibsqlClient } from "@libsql/client/web";
 import { type AuthService, createAuthService } from "./auth/auth.service";
+import { createCachedSessionsRepository } from "./auth/sessions.cache";
 import { createSessionsRepository, type SessionsRepository } from "./auth/sessions.repository";
-import { createCachedSessionsRepository } from "./cache/cached-sessions.repository";
-import { type CacheTiers, createCachedUsersRepository } from "./cache/cached-users.repository";
-import { createKvCache } from "./cache/kv-cache";
+import { createKvCache, instrumentKV } from "./cache/kv-cache";
 import { createMemoryCache, type MemoryCache } from "./cache/memory-cache";
+import { createStalePurgesRepository } from "./cache/outbox";
 import { createPurger, type Purger } from "./cache/purger";
+import type { CacheTiers } from "./cache/tiers";
+import type { AppConfig, Bindings } from "./config";
 import type { Db } from "./db/client";
-import { createD1Database } from "./db/d1";
+import { createD1Database, instrumentD1 } from "./db/d1";
 import { createLibsqlDatabase, instrumentLibsql } from "./db/libsql";
-import { createStalePurgesRepository } from "./db/stale-purges";
-import type { AppConfig, Bindings } from "./env";
+import type { User } from "./db/schema";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
 import { createIdempotencyRepository } from "./idempotency/idempotency.repository";
 import { createIdempotencyService, type IdempotencyService } from "./idempotency/idempotency.service";
-import { instrumentD1, instrumentKV } from "./lib/instrument";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
 import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter";
-import type { User } from "./users/users.model";
+import { createCachedUsersRepository } from "./users/users.cache";
 import { createUsersRepository, type UsersRepository } from "./users/users.repository";
 import { createUsersService, type UsersService } from "./users/users.service";
 
+/** Every service of a request; each router's env names the ones its handlers use. */
 export type Services = {
   users: UsersService;
   auth: AuthService;
@@ -32,7 +33,17 @@ export type Services = {
   idempotency: IdempotencyService;
 };
 
-// What lives as long as the isolate: the memory tier and the hasher (its imported pepper key).
+/** What a request brings to the graph: its bindings, checked configuration, metrics and waitUntil. */
+export type RequestScope = {
+  env: Bindings;
+  config: AppConfig;
+  metrics: RequestMetrics;
+  /** Work to finish after the response (ctx.waitUntil). */
+  defer: (task: Promise<unknown>) => void;
+};
+
+// What lives as long as the isolate: the memory tier, the hasher (its imported pepper key) and
+// the libSQL client. Everything else is per request.
 type IsolateState = { memory: MemoryCache<User>; hasher: PasswordHasher; libsql: LibsqlClient | undefined };
 
 const MEMORY_CACHE_MAX_ENTRIES = 1000;
@@ -70,38 +81,23 @@ function libsqlClient(env: Bindings, config: AppConfig): LibsqlClient | undefine
   return createLibsqlClient({ url: config.libsqlUrl, authToken: config.libsqlAuthToken });
 }
 
-export type RequestScope = {
-  env: Bindings;
-  config: AppConfig;
-  metrics: RequestMetrics;
-  /** Work to finish after the response (ctx.waitUntil). */
-  defer: (task: Promise<unknown>) => void;
-};
-
 /**
- * The composition root, per request: bindings wrapped to report to the request's metrics,
- * repositories over them, the cache decorating the repositories, services over those. Each piece
- * is built on first use, so a request pays only for what it touches: a profile served from the
- * memory tier builds no Drizzle instance and no auth service. Isolate-wide state is only what must
- * outlive a request.
+ * The composition root: the one place a request's object graph is built. Bindings are wrapped to
+ * report to the request's metrics, repositories sit over them, the cache decorates the
+ * repositories, services sit over those. Each service is built on its first use, so a request
+ * pays only for what it touches (an anonymous profile read never builds the auth service).
  */
-export function createServices({ env, config, metrics, defer }: RequestScope): Services {
+export function createServices(scope: RequestScope): Services {
+  const { env, config } = scope;
   const { memory, hasher, libsql } = isolateState(env, config);
-  const timeoutMs = config.dbTimeoutMs;
-  // The backend is configuration: libSQL when a client or LIBSQL_URL is given, D1 otherwise.
-  const db = deferred(() =>
-    libsql
-      ? createLibsqlDatabase(instrumentLibsql(libsql, metrics, { timeoutMs }))
-      : createD1Database(instrumentD1(env.DB, metrics, { timeoutMs })),
-  );
-  const repositories = once(() => composeRepositories({ env, config, metrics, defer }, db, memory));
+  const repositories = once(() => composeRepositories(scope, openDatabase(scope, libsql), memory));
   const limiter = once(() => createRateLimiter(env));
   const users = once(() => createUsersService({ users: repositories().users, hasher, config }));
   const auth = once(() => {
     const { users, sessions } = repositories();
     return createAuthService({ users, sessions, hasher, config, limiter: limiter() });
   });
-  const idempotency = once(() => createIdempotencyService(createIdempotencyRepository(db)));
+  const idempotency = once(() => createIdempotencyService(createIdempotencyRepository(repositories().db)));
   const readiness = once(() =>
     createReadinessProbe({
       pingDatabase: () => (libsql ? libsql.execute("select 1") : env.DB.prepare("select 1").first()),
@@ -130,40 +126,54 @@ export function createServices({ env, config, metrics, defer }: RequestScope): S
   };
 }
 
+// The backend is configuration: libSQL when a client or LIBSQL_URL is given, D1 otherwise. Built
+// per request (its calls report to the request's metrics); Drizzle's handle costs well under a
+// microsecond to make.
+function openDatabase({ env, config, metrics }: RequestScope, libsql: LibsqlClient | undefined): Db {
+  const timeoutMs = config.dbTimeoutMs;
+  return libsql
+    ? createLibsqlDatabase(instrumentLibsql(libsql, metrics, { timeoutMs }))
+    : createD1Database(instrumentD1(env.DB, metrics, { timeoutMs }));
+}
+
+type Repositories = { db: Db; users: UsersRepository; sessions: SessionsRepository; purger: Purger | null };
+
 // The repositories, decorated by the cache tiers when the cache is on.
 function composeRepositories(
   { env, config, metrics, defer }: RequestScope,
   db: Db,
   memory: MemoryCache<User>,
-): { users: UsersRepository; sessions: SessionsRepository; purger: Purger | null } {
+): Repositories {
   const recordStale = config.cacheEnabled;
-  let users: UsersRepository = createUsersRepository(db, { recordStale });
-  let sessions: SessionsRepository = createSessionsRepository(db, { recordStale });
-  let purger: Purger | null = null;
+  const users = createUsersRepository(db, { recordStale });
+  const sessions = createSessionsRepository(db, { recordStale });
+  if (!config.cacheEnabled) return { db, users, sessions, purger: null };
 
-  if (config.cacheEnabled) {
-    const kv = createKvCache(instrumentKV(env.CACHE, metrics), { readTimeoutMs: KV_READ_TIMEOUT_MS });
-    purger = createPurger({
-      kv,
-      memory,
-      outbox: createStalePurgesRepository(db),
-      defer,
-      repurgeDelayMs: config.cacheRepurgeDelayMs,
-    });
-    const tiers: CacheTiers = {
-      memory,
-      kv,
-      purger,
-      metrics,
-      defer,
-      kvTtlSeconds: KV_TTL_SECONDS,
-      // Always well inside the second purge's delay: a racing fill lands before that purge.
-      fillWindowMs: Math.min(1000, config.cacheRepurgeDelayMs / 2),
-    };
-    users = createCachedUsersRepository(users, tiers);
-    sessions = createCachedSessionsRepository(sessions, users, tiers);
-  }
-  return { users, sessions, purger };
+  const kv = createKvCache(instrumentKV(env.CACHE, metrics), { readTimeoutMs: KV_READ_TIMEOUT_MS });
+  const purger = createPurger({
+    kv,
+    memory,
+    outbox: createStalePurgesRepository(db),
+    defer,
+    repurgeDelayMs: config.cacheRepurgeDelayMs,
+  });
+  const tiers: CacheTiers = {
+    memory,
+    kv,
+    purger,
+    metrics,
+    defer,
+    kvTtlSeconds: KV_TTL_SECONDS,
+    // Always well inside the second purge's delay: a racing fill lands before that purge.
+    fillWindowMs: Math.min(1000, config.cacheRepurgeDelayMs / 2),
+  };
+  const cachedUsers = createCachedUsersRepository(users, tiers);
+  return {
+    db,
+    users: cachedUsers,
+    sessions: createCachedSessionsRepository(sessions, cachedUsers, tiers),
+    purger,
+  };
 }
 
 // A value made on its first use and kept.
@@ -173,22 +183,4 @@ function once<T>(make: () => T): () => T {
     made ??= { value: make() };
     return made.value;
   };
-}
-
-// An object that stands in for the one `make` returns, made on the first property read. For the
-// database handle, which repositories hold from construction but a cache hit never queries.
-function deferred<T extends object>(make: () => T): T {
-  const target = once(make);
-  return new Proxy({} as T, {
-    get(_stub, key) {
-      const real = target();
-      const value = Reflect.get(real, key, real);
-      // Methods are bound so `this` is the real object; the constructor is not, so its statics
-      // (Drizzle's entity kind) stay readable.
-      return typeof value === "function" && key !== "constructor" ? value.bind(real) : value;
-    },
-    set: (_stub, key, value) => Reflect.set(target(), key, value),
-    has: (_stub, key) => Reflect.has(target(), key),
-    getPrototypeOf: () => Reflect.getPrototypeOf(target()),
-  });
 }

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
-import { createD1Database } from "../src/db/d1";
-import type { Backend } from "./suites/backend";
+import { createD1Database } from "../../src/db/d1";
+import type { Backend } from "../suites/backend";
 
 /** The workerd test database (local D1) as a backend for the shared suites. */
 export const d1Backend: Backend = {

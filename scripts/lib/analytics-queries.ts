@@ -1,7 +1,7 @@
 /**
- * The operator's questions as Analytics Engine SQL over the columns written by analytics.ts.
+ * The operator's questions as Analytics Engine SQL over the columns src/observability/analytics.ts writes.
  * Rows are sampled, so every count is SUM(_sample_interval) and every percentile is weighted by it.
- * Run them with `npm run analytics`, or paste them into the SQL API (README, "Observability").
+ * Run them with `npm run analytics`, or paste them into the SQL API (docs/observability.md).
  */
 export type AnalyticsQuery = { name: string; title: string; sql: string };
 

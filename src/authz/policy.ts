@@ -1,0 +1,40 @@
+import type { Actor } from "./actor";
+
+/**
+ * What a caller may do. Every decision of the form "may this caller do this to that user" is made
+ * by this one table, so the users service, the session routes and the admin console all ask the
+ * same question and get the same answer; the role × action matrix is tested against it
+ * (test/authz.test.ts) as well as over HTTP (test/authorization.test.ts).
+ */
+export type Action =
+  /** See a user's full record (email, role, status): the owner and admins. */
+  | "user:read-private"
+  /** Change a user's name, username, email or password: the owner and admins. */
+  | "user:update"
+  /** Delete a user: the owner and admins. */
+  | "user:delete"
+  /** List and search users: admins. */
+  | "users:list"
+  /** Set roles and statuses, and create users while sign-up is closed: admins. */
+  | "users:administer";
+
+/** The user an action is aimed at; absent for actions on the collection. */
+export type Target = { userId: string };
+
+type Rule = (actor: Actor, target: Target | undefined) => boolean;
+
+const isAdmin: Rule = (actor) => actor.user.role === "admin";
+const ownerOrAdmin: Rule = (actor, target) => actor.user.id === target?.userId || isAdmin(actor, target);
+
+const rules: Record<Action, Rule> = {
+  "user:read-private": ownerOrAdmin,
+  "user:update": ownerOrAdmin,
+  "user:delete": ownerOrAdmin,
+  "users:list": isAdmin,
+  "users:administer": isAdmin,
+};
+
+/** True when `actor` may do `action` (to `target`). An anonymous caller may do none of these. */
+export function can(actor: Actor | null, action: Action, target?: Target): boolean {
+  return actor !== null && rules[action](actor, target);
+}
