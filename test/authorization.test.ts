@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { Actor } from "../src/authz/actor";
+import { type Action, actions, can } from "../src/authz/policy";
 import { newUserBody, seedUser, signedIn, snapshot } from "./helpers/fixtures";
 import { api } from "./helpers/http";
 
@@ -16,36 +18,44 @@ async function tokenFor(caller: Caller, ownerToken: string): Promise<string | un
 
 const matrix: {
   route: string;
+  /** The policy action (src/authz/policy.ts) the route asks about; none: signing in is enough. */
+  action?: Action;
   call: (id: string, token?: string) => Promise<Response>;
   expected: Record<Caller, number>;
 }[] = [
   {
     route: "GET /api/users",
+    action: "users:list",
     call: (_, token) => api("GET", "/api/users", { token }),
     expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
   },
   {
     route: "PATCH /api/users/:id (name)",
+    action: "user:update",
     call: (id, token) => api("PATCH", `/api/users/${id}`, { token, body: { name: "Changed" } }),
     expected: { anonymous: 401, member: 403, owner: 200, admin: 200 },
   },
   {
     route: "PATCH /api/users/:id (role)",
+    action: "users:administer",
     call: (id, token) => api("PATCH", `/api/users/${id}`, { token, body: { role: "admin" } }),
     expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
   },
   {
     route: "PATCH /api/users/:id (status)",
+    action: "users:administer",
     call: (id, token) => api("PATCH", `/api/users/${id}`, { token, body: { status: "disabled" } }),
     expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
   },
   {
     route: "DELETE /api/users/:id",
+    action: "user:delete",
     call: (id, token) => api("DELETE", `/api/users/${id}`, { token }),
     expected: { anonymous: 401, member: 403, owner: 204, admin: 204 },
   },
   {
     route: "POST /api/users (role)",
+    action: "users:administer",
     call: (_, token) => api("POST", "/api/users", { token, body: newUserBody({ role: "admin" }) }),
     expected: { anonymous: 403, member: 403, owner: 403, admin: 201 },
   },
@@ -61,6 +71,28 @@ const matrix: {
   },
 ];
 
+describe("the route matrix agrees with the policy", () => {
+  // Callers as the policy sees them, aimed at the owner's id.
+  const OWNER = "owner-id";
+  const as = (role: "admin" | "member", id: string) => ({ user: { id, role } }) as Actor;
+  const policyCallers = {
+    member: as("member", "other-id"),
+    owner: as("member", OWNER),
+    admin: as("admin", "admin-id"),
+  };
+
+  it("every action of the policy is exercised over HTTP here", () => {
+    expect(new Set([...matrix.flatMap((row) => row.action ?? []), "user:read-private"])).toEqual(new Set(actions));
+  });
+
+  it.each(matrix.filter((row) => row.action))("$route: allowed exactly where can() allows", ({ action, expected }) => {
+    for (const [caller, actor] of Object.entries(policyCallers)) {
+      const allowed = can(actor, action as Action, { userId: OWNER });
+      expect([caller, expected[caller as Caller] < 300]).toEqual([caller, allowed]);
+    }
+  });
+});
+
 describe.each(matrix)("$route", ({ call, expected }) => {
   it.each(Object.entries(expected) as [Caller, number][])("by %s → %i", async (caller, status) => {
     const { user: owner, token: ownerToken } = await signedIn("member");
@@ -73,7 +105,7 @@ describe.each(matrix)("$route", ({ call, expected }) => {
   });
 });
 
-describe("GET /api/users/:id views", () => {
+describe("GET /api/users/:id views (user:read-private)", () => {
   it.each([
     ["anonymous", false],
     ["member", false],

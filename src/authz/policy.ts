@@ -34,6 +34,9 @@ const rules: Record<Action, Rule> = {
   "users:administer": isAdmin,
 };
 
+/** Every action the policy knows. */
+export const actions = Object.keys(rules) as Action[];
+
 /** True when `actor` may do `action` (to `target`). An anonymous caller may do none of these. */
 export function can(actor: Actor | null, action: Action, target?: Target): boolean {
   return actor !== null && rules[action](actor, target);
