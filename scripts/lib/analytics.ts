@@ -13,7 +13,7 @@ export type SqlApiAnswer = {
 
 export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
 
-export async function queryAnalytics(
+async function queryAnalytics(
   query: AnalyticsQuery,
   { accountId, apiToken, fetch }: { accountId: string; apiToken: string; fetch: Fetch },
 ): Promise<SqlApiAnswer> {

@@ -4,7 +4,7 @@ import type { RequestMetrics } from "../lib/metrics";
 import { withTimeout } from "../lib/timeout";
 
 /** KV refuses TTLs under 60 seconds. */
-export const KV_MIN_TTL_SECONDS = 60;
+const KV_MIN_TTL_SECONDS = 60;
 
 export type KvCache = {
   /** The parsed entry, or null on a miss, a malformed entry, an error or a timeout (all logged but the miss). */

@@ -1,4 +1,4 @@
-import type { Client, InStatement, ResultSet } from "@libsql/client/web";
+import type { Client, InStatement } from "@libsql/client/web";
 import { drizzle } from "drizzle-orm/libsql/web";
 import type { Logger } from "drizzle-orm/logger";
 import type { RequestMetrics } from "../lib/metrics";
@@ -41,5 +41,3 @@ export function instrumentLibsql(
     },
   } satisfies Client;
 }
-
-export type { ResultSet };

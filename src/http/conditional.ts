@@ -5,7 +5,7 @@
  */
 export type View = "full" | "public";
 
-export function entityTag(version: number, view: View): string {
+function entityTag(version: number, view: View): string {
   return view === "full" ? `"v${version}"` : `"v${version}-public"`;
 }
 

@@ -56,7 +56,7 @@ function sanitizeValue(value: unknown, depth: number): unknown {
   );
 }
 
-export function scrub(text: string): string {
+function scrub(text: string): string {
   return text.replace(EMAIL, "[email]").replace(BEARER, "Bearer [redacted]");
 }
 

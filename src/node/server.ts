@@ -15,7 +15,7 @@ import { rateLimitPolicies } from "../limits/policies";
 import { createMemoryKv } from "./memory-kv";
 import { createMemoryRateLimit } from "./memory-rate-limit";
 
-export function nodeBindings(client: Client, environment: NodeJS.ProcessEnv = process.env): Bindings {
+function nodeBindings(client: Client, environment: NodeJS.ProcessEnv = process.env): Bindings {
   const vars = Object.fromEntries(
     CONFIG_VARIABLES.filter((key) => !key.startsWith("LIBSQL")).flatMap((key) =>
       environment[key] ? [[key, environment[key]]] : [],

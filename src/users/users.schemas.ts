@@ -38,8 +38,8 @@ export const PasswordSchema = z
   .max(256, "At most 256 characters")
   .openapi({ example: "correct horse battery staple", format: "password" });
 
-export const RoleSchema = z.enum(roles).openapi({ description: "`admin` or `member`." });
-export const StatusSchema = z
+const RoleSchema = z.enum(roles).openapi({ description: "`admin` or `member`." });
+const StatusSchema = z
   .enum(statuses)
   .openapi({ description: "A disabled user cannot log in; its sessions stop working." });
 
