@@ -143,17 +143,27 @@ export function serviceSuite(backend: Backend) {
       expect(await f.userRow(owner.user.id)).toMatchObject({ name: "Seeded User", version: 1 });
     });
 
-    it("an idempotent creation stores its response in the same write as the user", async () => {
+    // A users service and an idempotency service over one request's database handle, as composed.
+    const idempotentCreation = (input: ReturnType<typeof newUser>) => {
       const db = backend.db();
-      const service = createUsersService({
+      const users = createUsersService({
         users: createUsersRepository(db),
         hasher: f.hasher,
         config: { signupOpen: true },
       });
-      const idempotency = createIdempotencyService(createIdempotencyRepository(db));
       const claim = { scope: "s", key: crypto.randomUUID(), fingerprint: "f" };
       const render = (user: { id: string }) => ({ status: 201, headers: {}, body: JSON.stringify({ id: user.id }) });
-      const { response } = await idempotency.run(claim, () => service.create(null, newUser()), render);
+      const run = createIdempotencyService(createIdempotencyRepository(db)).run(
+        claim,
+        () => users.create(null, input),
+        render,
+      );
+      return { claim, run };
+    };
+
+    it("an idempotent creation stores its response in the same write as the user", async () => {
+      const { claim, run } = idempotentCreation(newUser());
+      const { response } = await run;
       const id = (JSON.parse(response.body) as { id: string }).id;
       expect(await f.userRow(id)).toMatchObject({ id });
       const [record] = await backend.query(
@@ -163,20 +173,10 @@ export function serviceSuite(backend: Backend) {
       expect(record).toEqual({ state: "completed", response_body: response.body });
     });
 
-    it("an idempotent creation whose write fails stores nothing, and the key's response is never recorded", async () => {
-      const db = backend.db();
-      const service = createUsersService({
-        users: createUsersRepository(db),
-        hasher: f.hasher,
-        config: { signupOpen: true },
-      });
-      const idempotency = createIdempotencyService(createIdempotencyRepository(db));
+    it("an idempotent creation that is refused stores nothing and gives its key back", async () => {
       const taken = await f.seedUser();
-      const claim = { scope: "s", key: crypto.randomUUID(), fingerprint: "f" };
-      const render = (user: { id: string }) => ({ status: 201, headers: {}, body: JSON.stringify({ id: user.id }) });
-      const attempt = idempotency.run(claim, () => service.create(null, { ...newUser(), email: taken.email }), render);
-      await expect(attempt).rejects.toBeInstanceOf(ConflictError);
-      // A refusal releases the key, so nothing is left of it.
+      const { claim, run } = idempotentCreation({ ...newUser(), email: taken.email });
+      await expect(run).rejects.toBeInstanceOf(ConflictError);
       expect(await backend.query("select * from idempotency_keys where key = ?", claim.key)).toEqual([]);
     });
   });
