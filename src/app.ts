@@ -19,7 +19,7 @@ import {
 } from "./lib/errors";
 import { rateLimitPolicies } from "./limits/policies";
 import { corsFromConfig, securityHeaders } from "./middleware/edge-security";
-import { requireJsonBodies } from "./middleware/json-body";
+import { requireJsonBodies, requireUtf8Bodies } from "./middleware/json-body";
 import { clientAddress, rateLimit } from "./middleware/rate-limit";
 import { serverTimingMetrics } from "./middleware/server-timing";
 import { observeRequests } from "./observability/observe-requests";
@@ -67,6 +67,7 @@ function createApp() {
   );
   app.use(provideServices());
   app.use("/api/*", rateLimit(rateLimitPolicies.api, clientAddress));
+  app.use("/api/*", requireUtf8Bodies());
 
   app.route("/", healthRouter);
   app.route("/problems", problemsRouter);

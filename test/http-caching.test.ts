@@ -122,6 +122,52 @@ describe("If-Match on PATCH and DELETE", () => {
     expect((await api("DELETE", `/api/users/${user.id}`, { token, headers: { "If-Match": '"v4"' } })).status).toBe(204);
   });
 
+  it.each([
+    ["PATCH", 99],
+    ["DELETE", 99],
+    ["PATCH", 17],
+    ["DELETE", 500],
+  ])("%s with %i entity tags in If-Match → 400 naming the header, and nothing changes", async (method, count) => {
+    const { user, token } = await signedIn("member");
+    const before = await snapshot();
+    const tags = Array.from({ length: count }, (_, i) => `"v${i + 2}"`).join(", ");
+    const res = await api(method, `/api/users/${user.id}`, {
+      token,
+      ...(method === "PATCH" ? { body: { name: "Many tags" } } : {}),
+      headers: { "If-Match": tags.length > 1024 ? tags.slice(0, 1024) : tags },
+    });
+    const problem = await expectProblem(res, 400, "/problems/validation");
+    expect(problem.errors).toEqual([{ path: "if-match", message: expect.any(String) }]);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("16 entity tags, repeats included, are a precondition like any other", async () => {
+    const { user, token } = await signedIn("member");
+    const stale = Array.from({ length: 15 }, () => '"v7"').join(", ");
+    const refused = await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { name: "x" },
+      headers: { "If-Match": `${stale}, "v8"` },
+    });
+    await expectProblem(refused, 412, "/problems/precondition-failed");
+    const accepted = await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { name: "y" },
+      headers: { "If-Match": `${stale}, "v1"` },
+    });
+    expect(accepted.status).toBe(200);
+  });
+
+  it("an If-Match header longer than 1 KiB → 400", async () => {
+    const { user, token } = await signedIn("member");
+    const res = await api("DELETE", `/api/users/${user.id}`, {
+      token,
+      headers: { "If-Match": `"v1${"0".repeat(2000)}"` },
+    });
+    await expectProblem(res, 400, "/problems/validation");
+    expect(await (await api("GET", `/api/users/${user.id}`, { token })).json()).toMatchObject({ id: user.id });
+  });
+
   it("an unknown user is still 404, whatever If-Match says", async () => {
     const { token } = await signedIn("admin");
     const res = await api("PATCH", "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61", {

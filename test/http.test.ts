@@ -91,6 +91,44 @@ describe("errors as RFC 9457 problem+json", () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  describe("a body that is not valid UTF-8 → 400, nothing written", () => {
+    // `"name":"A` + ff fe c3 28 + `"`: bytes no UTF-8 decoder may accept (an invalid lead byte, a
+    // lone continuation), which a lenient one turns into replacement characters.
+    const withInvalidBytes = (json: string, marker: string) => {
+      const [head = "", tail = ""] = json.split(marker);
+      const encoder = new TextEncoder();
+      return new Uint8Array([...encoder.encode(head), 0xff, 0xfe, 0xc3, 0x28, ...encoder.encode(tail)]);
+    };
+
+    it("POST /api/users", async () => {
+      const before = await snapshot();
+      const body = withInvalidBytes(JSON.stringify(newUserBody({ name: "A@@B" })), "@@");
+      const problem = await expectProblem(await api("POST", "/api/users", { body }), 400, "/problems/malformed-json");
+      expect(problem.detail).toMatch(/UTF-8/);
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it("PATCH /api/users/:id and POST /api/auth/login", async () => {
+      const { user, token } = await signedIn("member");
+      const before = await snapshot();
+      const patch = withInvalidBytes(JSON.stringify({ name: "A@@B" }), "@@");
+      await expectProblem(
+        await api("PATCH", `/api/users/${user.id}`, { token, body: patch }),
+        400,
+        "/problems/malformed-json",
+      );
+      const login = withInvalidBytes(JSON.stringify({ email: user.email, password: "@@" }), "@@");
+      await expectProblem(await api("POST", "/api/auth/login", { body: login }), 400, "/problems/malformed-json");
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it("valid multi-byte UTF-8 is stored as sent", async () => {
+      const res = await api("POST", "/api/users", { body: newUserBody({ name: "Zoë Ørsted 李 🎉" }) });
+      expect(res.status).toBe(201);
+      expect(await res.json()).toMatchObject({ name: "Zoë Ørsted 李 🎉" });
+    });
+  });
+
   it.each([
     ["an array", [1, 2]],
     ["null", null],

@@ -93,3 +93,59 @@ describe("GET /docs", () => {
     expect(await res.text()).toContain("/openapi.json");
   });
 });
+
+describe("the document's patterns", () => {
+  type Node = Record<string, unknown>;
+  // Every object in the document that carries a `pattern`, with where it is and its own example.
+  function patterned(node: unknown, path: string, found: { path: string; pattern: string; examples: unknown[] }[]) {
+    if (!node || typeof node !== "object") return found;
+    if (Array.isArray(node)) {
+      for (const [index, item] of node.entries()) patterned(item, `${path}/${index}`, found);
+      return found;
+    }
+    const schema = node as Node;
+    if (typeof schema.pattern === "string") {
+      found.push({
+        path,
+        pattern: schema.pattern,
+        examples: [schema.example, ...((schema.examples as unknown[]) ?? [])],
+      });
+    }
+    // An object's example holds examples for its properties too.
+    const properties = schema.properties as Record<string, Node> | undefined;
+    const example = schema.example as Node | undefined;
+    if (properties && example && typeof example === "object") {
+      for (const [name, property] of Object.entries(properties)) {
+        if (typeof property.pattern === "string" && name in example) {
+          found.push({ path: `${path}/example/${name}`, pattern: property.pattern, examples: [example[name]] });
+        }
+      }
+    }
+    for (const [key, value] of Object.entries(schema)) patterned(value, `${path}/${key}`, found);
+    return found;
+  }
+
+  it("each is a valid ECMA-262 pattern, with and without the u flag, that accepts the document's own examples", async () => {
+    const found = patterned(await document(), "", []);
+    expect(found.length).toBeGreaterThan(0);
+    for (const { path, pattern, examples } of found) {
+      for (const flags of ["u", ""]) {
+        const regex = new RegExp(pattern, flags);
+        for (const example of examples.filter((value) => typeof value === "string")) {
+          expect([path, flags, regex.test(example as string)]).toEqual([path, flags, true]);
+        }
+      }
+    }
+  });
+
+  it("the display-name pattern refuses what the API refuses, and says the whole rule", async () => {
+    const doc = await document();
+    const name = (doc.components.schemas.CreateUser as unknown as { properties: { name: Node } }).properties.name;
+    const regex = new RegExp(name.pattern as string, "u");
+    expect(regex.test("Ann Lee")).toBe(true);
+    expect(regex.test("\u202Enimda\u202C Support")).toBe(false);
+    expect(regex.test("Ann\u200BLee")).toBe(false);
+    expect(name.description).toMatch(/visible/);
+    expect(name.description).toMatch(/bidirectional/);
+  });
+});

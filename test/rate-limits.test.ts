@@ -112,9 +112,21 @@ describe("the whole API", () => {
   it("an IPv6 client's whole /64 shares one key", () => {
     expect(clientAddressKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
     expect(clientAddressKey("2001:0db8:0001:0002:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
-    expect(clientAddressKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(clientAddressKey("2001:db8::1")).toBe("2001:db8::/64");
     expect(clientAddressKey("203.0.113.9")).toBe("203.0.113.9");
     expect(clientAddressKey(undefined)).toBe("unknown");
+  });
+
+  it("an IPv4 client seen as an IPv4-mapped IPv6 address (Node on ::) keeps its own key", () => {
+    expect(clientAddressKey("::ffff:1.2.3.4")).toBe("1.2.3.4");
+    expect(clientAddressKey("::ffff:5.6.7.8")).toBe("5.6.7.8");
+    expect(clientAddressKey("::ffff:0102:0304")).toBe("1.2.3.4");
+    expect(clientAddressKey("::FFFF:203.0.113.9")).toBe("203.0.113.9");
+  });
+
+  it("an address that does not parse is its own key, bounded", () => {
+    expect(clientAddressKey("not:an:address")).toBe("not:an:address");
+    expect(clientAddressKey(`${"f:".repeat(100)}`)).toHaveLength(64);
   });
 });
 

@@ -72,6 +72,43 @@ describe("POST /api/users", () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  describe("display names", () => {
+    it.each([
+      ["only zero-width spaces", "\u200B\u200B\u200B"],
+      ["only word joiners", "\u2060\u2060"],
+      ["only Hangul fillers", "\u3164\u3164"],
+      ["only a Braille blank", "\u2800"],
+      ["only combining marks", "\u0301\u0301"],
+      ["a right-to-left override", "\u202Enimda\u202C Support"],
+      ["a bidi isolate", "Ann \u2066Lee\u2069"],
+      ["a zero-width space inside", "Ann\u200BLee"],
+      ["a soft hyphen", "Ad\u00ADmin"],
+      ["a byte-order mark inside", "An\uFEFFn"],
+      ["a tag character", "Ann\u{E0041}"],
+      ["a lone surrogate", "Ann\uD800Lee"],
+    ])("%s → 400 naming `name`, nothing written", async (_, name) => {
+      const before = await snapshot();
+      const res = await api("POST", "/api/users", { body: newUserBody({ name }) });
+      const problem = await expectProblem(res, 400, "/problems/validation");
+      expect(problem.errors).toContainEqual({ path: "name", message: expect.any(String) });
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it.each([
+      ["NFC-normalised and trimmed", "  Zoe\u0308 Lee  ", "Zo\u00EB Lee"],
+      ["a Persian name with a zero-width non-joiner", "\u0645\u06CC\u200C\u0631\u0648\u062F", null],
+      ["an emoji family (zero-width joiners)", "Ann \u{1F468}\u200D\u{1F469}\u200D\u{1F467}", null],
+      ["an emoji with a variation selector", "Ann \u2764\uFE0F", null],
+      ["right-to-left script without controls", "\u05D3\u05E0\u05D4", null],
+    ])("%s → accepted and stored as shown", async (_, name, stored) => {
+      const res = await api("POST", "/api/users", { body: newUserBody({ name }) });
+      expect(res.status).toBe(201);
+      const { id, name: returned } = (await res.json()) as { id: string; name: string };
+      expect(returned).toBe(stored ?? name);
+      expect((await userRow(id))?.name).toBe(stored ?? name);
+    });
+  });
+
   it("a missing field → 400 'Required'", async () => {
     const { password: _, ...body } = newUserBody();
     const problem = await expectProblem(await api("POST", "/api/users", { body }), 400, "/problems/validation");

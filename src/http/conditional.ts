@@ -26,16 +26,24 @@ export function matchesIfNoneMatch(header: string | undefined, etag: string): bo
 }
 
 /**
+ * How many entity tags an If-Match may list. The versions a write accepts become a bounded list
+ * in its SQL (D1 binds at most 100 values a statement); a client naming more than a handful of
+ * versions of one user is not making a precondition, so more is a 400.
+ */
+export const MAX_IF_MATCH_TAGS = 16;
+
+/**
  * If-Match uses the strong comparison against the full view's tags, which carry the version.
  * Undefined: no precondition (absent, or `*`, which any existing user satisfies). An empty list:
- * nothing the client sent can match, so the write must fail with 412.
+ * nothing the client sent can match, so the write must fail with 412. At most MAX_IF_MATCH_TAGS
+ * versions, without repeats (the route's header schema refuses longer lists).
  */
 export function versionsFromIfMatch(header: string | undefined): { versions: number[] } | undefined {
   if (header === undefined || header.trim() === "*") return undefined;
-  const versions = header
-    .split(",")
-    .map((tag) => /^"v(\d{1,15})"$/.exec(tag.trim())?.[1])
-    .filter((version): version is string => version !== undefined)
-    .map(Number);
-  return { versions };
+  const versions = new Set<number>();
+  for (const tag of header.split(",").slice(0, MAX_IF_MATCH_TAGS)) {
+    const version = /^"v(\d{1,15})"$/.exec(tag.trim())?.[1];
+    if (version !== undefined) versions.add(Number(version));
+  }
+  return { versions: [...versions] };
 }

@@ -1,20 +1,27 @@
+import {
+  convertIPv4BinaryToString,
+  convertIPv4MappedIPv6ToIPv4,
+  convertIPv6BinaryToString,
+  convertIPv6ToBinary,
+  distinctRemoteAddr,
+  isIPv4MappedIPv6,
+} from "hono/utils/ipaddr";
+
 /**
- * The client's address as Cloudflare saw it (`CF-Connecting-IP`), as a rate-limit key: an IPv6
- * address counts as its /64, the block one subscriber usually holds, so rotating through it does
- * not buy fresh limits. IPv4 addresses are kept whole.
+ * The client's address as Cloudflare saw it (`CF-Connecting-IP`; on Node, the socket's), as a
+ * rate-limit key. An IPv4 address is kept whole, also when it arrives IPv4-mapped (`::ffff:1.2.3.4`,
+ * what a Node server listening on `::` reports for IPv4 clients). Any other IPv6 address counts as
+ * its /64, the block one subscriber usually holds, so rotating through it buys no fresh limits.
  */
 export function clientAddressKey(header: string | undefined): string {
   if (!header) return "unknown";
-  if (!header.includes(":")) return header;
-  return `${expandIpv6(header).slice(0, 4).join(":")}::/64`;
-}
-
-function expandIpv6(address: string): string[] {
-  const [head = "", tail] = address.toLowerCase().split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const missing = tail === undefined ? 0 : 8 - left.length - right.length;
-  return [...left, ...Array<string>(Math.max(0, missing)).fill("0"), ...right].map((group) =>
-    group.replace(/^0+(?=.)/, ""),
-  );
+  if (distinctRemoteAddr(header) !== "IPv6") return header.slice(0, 64);
+  let address: bigint;
+  try {
+    address = convertIPv6ToBinary(header);
+  } catch {
+    return header.slice(0, 64);
+  }
+  if (isIPv4MappedIPv6(address)) return convertIPv4BinaryToString(convertIPv4MappedIPv6ToIPv4(address));
+  return `${convertIPv6BinaryToString((address >> 64n) << 64n)}/64`;
 }

@@ -25,7 +25,7 @@ export const problemKinds = {
     "Validation failed",
     "The request did not match its schema; `errors` lists each failing path.",
   ),
-  malformedJson: kind("malformed-json", 400, "Malformed JSON", "The request body is not valid JSON."),
+  malformedJson: kind("malformed-json", 400, "Malformed JSON", "The request body is not valid JSON in UTF-8."),
   unauthorized: kind("unauthorized", 401, "Unauthorized", "Credentials are missing, invalid, expired or revoked."),
   forbidden: kind("forbidden", 403, "Forbidden", "The caller is authenticated but not allowed to do this."),
   notFound: kind("not-found", 404, "Not found", "There is no such resource, or the caller may not know it exists."),
@@ -120,8 +120,8 @@ export class ValidationError extends AppError {
 }
 
 export class MalformedJsonError extends AppError {
-  constructor() {
-    super(problemKinds.malformedJson, "The request body could not be parsed as JSON.");
+  constructor(detail = "The request body could not be parsed as JSON.") {
+    super(problemKinds.malformedJson, detail);
   }
 }
 

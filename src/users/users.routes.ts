@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { User } from "../db/schema";
-import { matchesIfNoneMatch, representationHeaders, versionsFromIfMatch } from "../http/conditional";
+import { MAX_IF_MATCH_TAGS, matchesIfNoneMatch, representationHeaders, versionsFromIfMatch } from "../http/conditional";
 import { bearerSecurity, jsonBody, problemResponses } from "../http/openapi";
 import { createRouter } from "../http/router";
 import type { IdempotencyService } from "../idempotency/idempotency.service";
@@ -48,10 +48,17 @@ const IdempotencyKeySchema = z
   });
 
 const IfMatchHeaders = z.object({
-  "if-match": z.string().optional().openapi({
-    description: "Write only if the user is still at this ETag (full view); 412 otherwise.",
-    example: '"v3"',
-  }),
+  "if-match": z
+    .string()
+    .max(1024)
+    .refine((header) => header.split(",").length <= MAX_IF_MATCH_TAGS, {
+      message: `At most ${MAX_IF_MATCH_TAGS} entity tags`,
+    })
+    .optional()
+    .openapi({
+      description: `Write only if the user is still at one of these ETags (full view); 412 otherwise. At most ${MAX_IF_MATCH_TAGS} tags.`,
+      example: '"v3"',
+    }),
 });
 
 const createUser = createRoute({

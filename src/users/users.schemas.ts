@@ -6,7 +6,19 @@ import type { ListCursor } from "./users.repository";
 
 // Wire formats, written by hand and kept apart from the table definitions (STYLE.md, habit 2).
 
-const NO_CONTROL_CHARACTERS = /^[^\p{Cc}\p{Cs}]*$/u;
+// Display names: controls and lone surrogates are refused, and so are the format and default-
+// ignorable characters that reorder, hide or fake text (bidi overrides and isolates, zero-width
+// spaces, word joiners, soft hyphens, byte-order marks, Hangul fillers, tag characters). Kept: the
+// zero-width (non-)joiners and variation selectors that emoji and Arabic, Persian and Indic
+// names need.
+const DISGUISING_CHARACTER =
+  /[\p{Cc}\p{Cs}]|(?!\u200C|\u200D|[\uFE00-\uFE0F]|[\u{E0100}-\u{E01EF}])[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+// A letter, digit, punctuation mark or symbol that shows (not a blank such as U+2800).
+const VISIBLE_CHARACTER = /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{P}\p{S}]/u;
+// The same refusal for the OpenAPI document, as a plain ECMA-262 pattern (BMP escapes, no
+// property classes, valid with and without the u flag) that generated clients can apply.
+const DISPLAY_NAME_PATTERN =
+  "^[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u034F\\u061C\\u115F\\u1160\\u17B4\\u17B5\\u180B-\\u180F\\u200B\\u200E\\u200F\\u202A-\\u202E\\u2060-\\u206F\\u3164\\uFEFF\\uFFA0\\uFFF0-\\uFFF8]*$";
 
 export const EmailSchema = z
   .string()
@@ -25,11 +37,18 @@ export const UsernameSchema = z
 
 export const DisplayNameSchema = z
   .string()
+  .normalize("NFC")
   .trim()
   .min(1)
   .max(100)
-  .regex(NO_CONTROL_CHARACTERS, "Must not contain control characters")
-  .openapi({ example: "Ann Lee" });
+  .refine((name) => !DISGUISING_CHARACTER.test(name), "Must not contain control, format or bidirectional characters")
+  .refine((name) => VISIBLE_CHARACTER.test(name), "Must contain a visible character")
+  .openapi({
+    example: "Ann Lee",
+    pattern: DISPLAY_NAME_PATTERN,
+    description:
+      "1 to 100 characters after Unicode NFC normalisation and trimming, at least one of them visible (a letter, digit, punctuation mark or symbol). Refused: control characters, lone surrogates, and format or default-ignorable characters that can disguise a name (bidirectional overrides and isolates, zero-width spaces, word joiners, soft hyphens, byte-order marks, Hangul fillers, tag characters); zero-width joiners and non-joiners and variation selectors are allowed.",
+  });
 
 /** NIST SP 800-63B: length over composition rules; the upper bound keeps hashing cost bounded. */
 export const PasswordSchema = z

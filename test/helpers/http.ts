@@ -24,7 +24,7 @@ function buildRequest(method: string, path: string, { body, token, headers = {} 
   if (token) requestHeaders.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     requestHeaders["Content-Type"] ??= "application/json";
-    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.body = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
   }
   return new Request(`${BASE}${path}`, init);
 }
