@@ -3,10 +3,10 @@ import { newUserBody, seedUser, signedIn, snapshot, userRow } from "./helpers/fi
 import { api, expectProblem, isolate, serverTiming } from "./helpers/http";
 
 describe("user representations carry validators and say how they may be cached", () => {
-  it("public profile: strong ETag from the version, public max-age, Vary: Authorization", async () => {
+  it("public profile: strong ETag from what it shows, public max-age, Vary: Authorization", async () => {
     const user = await seedUser();
     const res = await api("GET", `/api/users/${user.id}`);
-    expect(res.headers.get("ETag")).toBe('"v1-public"');
+    expect(res.headers.get("ETag")).toMatch(/^"p[0-9a-f]{16}"$/);
     expect(res.headers.get("Cache-Control")).toBe("public, max-age=30");
     expect(res.headers.get("Vary")).toBe("Authorization");
   });
@@ -31,6 +31,28 @@ describe("user representations carry validators and say how they may be cached",
     expect((await api("GET", "/api/auth/me", { token })).headers.get("ETag")).toBe('"v2"');
   });
 
+  it("the public ETag changes when the profile does, and never when only private fields change", async () => {
+    const { user, token } = await signedIn("member");
+    const { token: adminToken } = await signedIn("admin");
+    const publicTag = async () => (await api("GET", `/api/users/${user.id}`)).headers.get("ETag");
+    const first = await publicTag();
+    const change = async (by: string, body: Record<string, unknown>) =>
+      expect((await api("PATCH", `/api/users/${user.id}`, { token: by, body })).status).toBe(200);
+
+    await change(token, { email: `moved_${user.id.slice(-8)}@example.com` });
+    await change(token, { password: "another long passphrase", currentPassword: "correct horse battery staple" });
+    await change(adminToken, { role: "admin" });
+    await change(adminToken, { status: "disabled" });
+    await change(adminToken, { status: "active" });
+    expect(await publicTag()).toBe(first);
+
+    await change(adminToken, { name: "Renamed" });
+    const renamed = await publicTag();
+    expect(renamed).not.toBe(first);
+    await change(adminToken, { username: `re_${user.username}` });
+    expect(await publicTag()).not.toBe(renamed);
+  });
+
   it("every write bumps the version", async () => {
     const { user, token } = await signedIn("member");
     await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "One" } });
@@ -42,31 +64,34 @@ describe("user representations carry validators and say how they may be cached",
 describe("If-None-Match", () => {
   it("a current tag → 304 with no body and the same validators; weak form and lists match too", async () => {
     const user = await seedUser();
-    for (const header of ['"v1-public"', 'W/"v1-public"', '"v0-public", "v1-public"', "*"]) {
+    const tag = (await api("GET", `/api/users/${user.id}`)).headers.get("ETag") as string;
+    for (const header of [tag, `W/${tag}`, `"p0000000000000000", ${tag}`, "*"]) {
       const res = await api("GET", `/api/users/${user.id}`, { headers: { "If-None-Match": header } });
       expect(res.status).toBe(304);
       expect(await res.text()).toBe("");
-      expect(res.headers.get("ETag")).toBe('"v1-public"');
+      expect(res.headers.get("ETag")).toBe(tag);
       expect(res.headers.get("Cache-Control")).toBe("public, max-age=30");
     }
   });
 
   it("an old tag, or the other view's tag → 200 with the body", async () => {
     const { user, token } = await signedIn("member");
+    const old = (await api("GET", `/api/users/${user.id}`)).headers.get("ETag") as string;
     await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "Changed" } });
-    const stale = await api("GET", `/api/users/${user.id}`, { headers: { "If-None-Match": '"v1-public"' } });
+    const stale = await api("GET", `/api/users/${user.id}`, { headers: { "If-None-Match": old } });
     expect(stale.status).toBe(200);
     expect(await stale.json()).toMatchObject({ name: "Changed" });
-    const otherView = await api("GET", `/api/users/${user.id}`, { token, headers: { "If-None-Match": '"v2-public"' } });
+    const current = stale.headers.get("ETag") as string;
+    const otherView = await api("GET", `/api/users/${user.id}`, { token, headers: { "If-None-Match": current } });
     expect(otherView.status).toBe(200);
   });
 
   it("a 304 served from the memory tier does no I/O", async () => {
     const user = await seedUser();
     const worker = isolate();
-    await worker.fetch("GET", `/api/users/${user.id}`);
+    const tag = (await worker.fetch("GET", `/api/users/${user.id}`)).headers.get("ETag") as string;
     worker.reset();
-    const res = await worker.fetch("GET", `/api/users/${user.id}`, { headers: { "If-None-Match": '"v1-public"' } });
+    const res = await worker.fetch("GET", `/api/users/${user.id}`, { headers: { "If-None-Match": tag } });
     expect(res.status).toBe(304);
     expect(worker.counts).toEqual({ d1: 0, kvGet: 0, kvPut: 0, kvDelete: 0 });
   });
@@ -91,7 +116,7 @@ describe("If-Match on PATCH and DELETE", () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it.each(['"v1-public"', 'W/"v1"', "v1", "garbage"])("a tag that can never match (%s) → 412", async (tag) => {
+  it.each(['"p0123456789abcdef"', 'W/"v1"', "v1", "garbage"])("a tag that can never match (%s) → 412", async (tag) => {
     const { user, token } = await signedIn("member");
     const res = await api("PATCH", `/api/users/${user.id}`, {
       token,

@@ -1,11 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
-import { representationHeaders } from "../http/conditional";
 import { bearerSecurity, jsonBody, jsonResponse, problemResponses } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { rateLimitPolicies } from "../limits/policies";
 import { requireAuth } from "../middleware/authenticate";
 import { clientAddress, rateLimit } from "../middleware/rate-limit";
-import { toUserView, UserSchema } from "../users/users.schemas";
+import { toUserView, UserSchema, userRepresentationHeaders } from "../users/users.schemas";
 import { LoginBodySchema, SessionSchema } from "./auth.schemas";
 import type { AuthService } from "./auth.service";
 
@@ -62,6 +61,6 @@ export const authRouter = createRouter<{ auth: AuthService }>()
     return c.json(
       toUserView(user),
       200,
-      representationHeaders(user.version, "full", c.get("config").publicCacheTtlSeconds),
+      userRepresentationHeaders(user, "full", c.get("config").publicCacheTtlSeconds),
     );
   });

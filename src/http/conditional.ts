@@ -1,18 +1,34 @@
 /**
- * HTTP validators for user representations (RFC 9110 §8.8, §13). The entity tag comes from the
- * row's version, not from hashing the body, so a cached copy can be validated without rendering
- * it. The two views of a user are different representations and get different tags.
+ * HTTP validators (RFC 9110 §8.8, §13). A private representation's tag is the row's version
+ * (`"v3"`), which If-Match compares against in the write itself. A public one's tag is a hash of
+ * exactly the fields it shows (`"p…"`), so it changes when, and only when, what anyone can see
+ * changes: a password, email, role or status change leaves it alone. Neither needs the body
+ * rendered, so a cached copy is validated as cheaply as it is served.
  */
 export type View = "full" | "public";
 
-function entityTag(version: number, view: View): string {
-  return view === "full" ? `"v${version}"` : `"v${version}-public"`;
+/** The tag of a representation that carries the row's version. */
+export function versionTag(version: number): string {
+  return `"v${version}"`;
+}
+
+/** The tag of a representation made of `fields`: FNV-1a over two 32-bit lanes, 64 bits in hex. */
+export function contentTag(fields: readonly (string | number)[]): string {
+  const text = fields.join("\u0000");
+  let low = 0x811c9dc5;
+  let high = 0x6c62272e;
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index);
+    low = Math.imul(low ^ unit, 0x01000193);
+    high = Math.imul(high ^ unit, 0x01000193);
+  }
+  return `"p${(high >>> 0).toString(16).padStart(8, "0")}${(low >>> 0).toString(16).padStart(8, "0")}"`;
 }
 
 /** Headers every user representation carries: its tag, how it may be cached, what it varies on. */
-export function representationHeaders(version: number, view: View, publicMaxAgeSeconds: number) {
+export function representationHeaders(tag: string, view: View, publicMaxAgeSeconds: number) {
   return {
-    ETag: entityTag(version, view),
+    ETag: tag,
     "Cache-Control": view === "public" ? `public, max-age=${publicMaxAgeSeconds}` : "private, no-store",
     Vary: "Authorization",
   };

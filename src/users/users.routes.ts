@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { User } from "../db/schema";
-import { MAX_IF_MATCH_TAGS, matchesIfNoneMatch, representationHeaders, versionsFromIfMatch } from "../http/conditional";
+import { MAX_IF_MATCH_TAGS, matchesIfNoneMatch, versionsFromIfMatch } from "../http/conditional";
 import { bearerSecurity, jsonBody, problemResponses } from "../http/openapi";
 import { createRouter } from "../http/router";
 import type { IdempotencyService } from "../idempotency/idempotency.service";
@@ -19,12 +19,17 @@ import {
   UserListSchema,
   UserSchema,
   UserViewSchema,
+  userRepresentationHeaders,
 } from "./users.schemas";
 import type { UsersService } from "./users.service";
 
 const tags = ["Users"];
 
-const ETagHeader = z.string().openapi({ description: "Strong entity tag from the user's version", example: '"v3"' });
+const ETagHeader = z.string().openapi({
+  description:
+    'Strong entity tag: the user\'s version for the full view (`"v3"`), a hash of the shown fields for the public profile (`"p…"`), which changes only when they do.',
+  example: '"v3"',
+});
 const representationHeadersSchema = z.object({
   ETag: ETagHeader,
   "Cache-Control": z.string().openapi({ example: "private, no-store" }),
@@ -119,7 +124,7 @@ const getUser = createRoute({
       in: "header",
       required: false,
       description: "Entity tags from earlier responses; a current one gives 304",
-      schema: { type: "string", example: '"v3-public"' },
+      schema: { type: "string", example: '"p5f1d3a9c20e4b7e8"' },
     },
   ],
   responses: {
@@ -173,7 +178,7 @@ export const usersRouter = createRouter<{ users: UsersService; idempotency: Idem
       write: () => users.create(c.get("actor"), input),
       render: (user: User) => ({
         status: 201 as const,
-        headers: { ...representationHeaders(user.version, "full", ttl), Location: `/api/users/${user.id}` },
+        headers: { ...userRepresentationHeaders(user, "full", ttl), Location: `/api/users/${user.id}` },
         body: toUserView(user),
       }),
     });
@@ -187,7 +192,7 @@ export const usersRouter = createRouter<{ users: UsersService; idempotency: Idem
   })
   .openapi(getUser, async (c) => {
     const { user, view } = await c.get("services").users.get(c.get("actor"), c.req.valid("param").id);
-    const headers = representationHeaders(user.version, view, c.get("config").publicCacheTtlSeconds);
+    const headers = userRepresentationHeaders(user, view, c.get("config").publicCacheTtlSeconds);
     if (matchesIfNoneMatch(c.req.header("if-none-match"), headers.ETag)) return c.body(null, 304, headers);
     return c.json(view === "full" ? toUserView(user) : toPublicProfileView(user), 200, headers);
   })
@@ -199,7 +204,7 @@ export const usersRouter = createRouter<{ users: UsersService; idempotency: Idem
     return c.json(
       toUserView(user),
       200,
-      representationHeaders(user.version, "full", c.get("config").publicCacheTtlSeconds),
+      userRepresentationHeaders(user, "full", c.get("config").publicCacheTtlSeconds),
     );
   })
   .openapi(deleteUser, async (c) => {

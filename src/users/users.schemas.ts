@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { roles, statuses, type User } from "../db/schema";
+import { contentTag, representationHeaders, type View, versionTag } from "../http/conditional";
 import { fromBase64Url, toBase64Url, utf8 } from "../lib/encoding";
 import { ID_PATTERN } from "../lib/ids";
 import type { ListCursor } from "./users.repository";
@@ -198,4 +199,16 @@ export function toUserView(user: User): UserView {
 
 export function toPublicProfileView(user: User): PublicProfileView {
   return { id: user.id, username: user.username, name: user.name, createdAt: user.createdAt.toISOString() };
+}
+
+/**
+ * The validator and caching headers of a view of a user: the full view is tagged with the row's
+ * version, the public profile with a hash of the fields toPublicProfileView shows.
+ */
+export function userRepresentationHeaders(user: User, view: View, publicMaxAgeSeconds: number) {
+  const tag =
+    view === "full"
+      ? versionTag(user.version)
+      : contentTag([user.id, user.username, user.name, user.createdAt.getTime()]);
+  return representationHeaders(tag, view, publicMaxAgeSeconds);
 }
