@@ -1,6 +1,5 @@
 import type { Actor } from "../authz/actor";
 import type { AppConfig } from "../config";
-import { isForeignKeyViolation } from "../db/errors";
 import type { User } from "../db/schema";
 import { UnauthorizedError } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -52,25 +51,26 @@ export function createAuthService({
       if (!credentials || !valid || credentials.user.status !== "active") {
         throw new UnauthorizedError(BAD_CREDENTIALS);
       }
+      let passwordHash = credentials.passwordHash;
       if (needsRehash) {
-        await users.replacePasswordHash(credentials.user.id, credentials.passwordHash, await hasher.hash(password));
+        // Only replaces the hash it verified; if a password change won the race, the session
+        // below is refused for the same reason.
+        passwordHash = await hasher.hash(password);
+        await users.replacePasswordHash(credentials.user.id, credentials.passwordHash, passwordHash);
       }
       const token = generateSessionToken();
       const createdAt = now();
       const expiresAt = new Date(createdAt.getTime() + config.sessionTtlSeconds * 1000);
-      try {
-        await sessions.insert({
-          id: newId(),
-          userId: credentials.user.id,
-          tokenHash: await hashSessionToken(token),
-          createdAt,
-          expiresAt,
-        });
-      } catch (error) {
-        // The user was deleted between the password check and now: as if it never existed.
-        if (isForeignKeyViolation(error)) throw new UnauthorizedError(BAD_CREDENTIALS);
-        throw error;
-      }
+      const session = {
+        id: newId(),
+        userId: credentials.user.id,
+        tokenHash: await hashSessionToken(token),
+        createdAt,
+        expiresAt,
+      };
+      // The session is created only while the password just verified is still the user's (and the
+      // user still active): a password change, disable or delete since the check wins.
+      if (!(await sessions.insert(session, { passwordHash }))) throw new UnauthorizedError(BAD_CREDENTIALS);
       return { token, expiresAt, user: credentials.user };
     },
 

@@ -36,8 +36,8 @@ export function createCachedSessionsRepository(
   return {
     ...base,
 
-    async insert(session) {
-      await base.insert(session);
+    async insert(session, credentials) {
+      if (!(await base.insert(session, credentials))) return false;
       const entry: CachedSession = { id: session.id, userId: session.userId, expiresAt: session.expiresAt.getTime() };
       // The entry lives as long as the session; KV removes it by itself then.
       const ttlSeconds = (session.expiresAt.getTime() - Date.now()) / 1000;
@@ -47,6 +47,7 @@ export function createCachedSessionsRepository(
         // The session still works, checked against D1 on every request.
         log("warn", "kv session entry not written", { error: rootCauseMessage(error) });
       }
+      return true;
     },
 
     async findActiveByTokenHash(tokenHash, now) {

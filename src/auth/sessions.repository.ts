@@ -1,4 +1,4 @@
-import { and, eq, gt, lte } from "drizzle-orm";
+import { and, eq, gt, lte, sql } from "drizzle-orm";
 import { recordStaleSessions } from "../cache/outbox";
 import { changedRows, type Db, runBatch } from "../db/client";
 import { type SessionRow, sessions, type User, users } from "../db/schema";
@@ -7,7 +7,12 @@ import { userColumns } from "../users/users.repository";
 export type ActiveSession = { id: string; expiresAt: Date; user: User };
 
 export type SessionsRepository = {
-  insert(session: SessionRow): Promise<void>;
+  /**
+   * Creates the session only if its user is still active and still has `passwordHash`, checked in
+   * the insert itself: a sign-in racing a password change, a disable or a delete creates nothing.
+   * True when the session was created.
+   */
+  insert(session: SessionRow, credentials: { passwordHash: string }): Promise<boolean>;
   /** One indexed query: the unexpired session with this token hash and its active user. */
   findActiveByTokenHash(tokenHash: string, now: Date): Promise<ActiveSession | null>;
   /** Deletes one session; returns the cache keys recorded as stale (if the repository records them). */
@@ -21,8 +26,19 @@ export function createSessionsRepository(
   { recordStale = false }: { recordStale?: boolean } = {},
 ): SessionsRepository {
   return {
-    async insert(session) {
-      await db.insert(sessions).values(session).run();
+    async insert(session, { passwordHash }) {
+      const candidate = db
+        .select({
+          id: sql<string>`${session.id}`.as("id"),
+          userId: users.id,
+          tokenHash: sql<string>`${session.tokenHash}`.as("token_hash"),
+          createdAt: sql<number>`${session.createdAt.getTime()}`.as("created_at"),
+          expiresAt: sql<number>`${session.expiresAt.getTime()}`.as("expires_at"),
+        })
+        .from(users)
+        .where(and(eq(users.id, session.userId), eq(users.passwordHash, passwordHash), eq(users.status, "active")));
+      const created = await db.insert(sessions).select(candidate).returning({ id: sessions.id });
+      return created.length > 0;
     },
 
     async findActiveByTokenHash(tokenHash, now) {

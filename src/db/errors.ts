@@ -26,11 +26,6 @@ export function uniqueViolationColumn(error: unknown): string | null {
   return null;
 }
 
-/** True when a write referenced a row that no longer exists (e.g. a session for a deleted user). */
-export function isForeignKeyViolation(error: unknown): boolean {
-  return [...messages(error)].some((message) => message.includes("FOREIGN KEY constraint failed"));
-}
-
 /**
  * Thrown by the database seams (the instrumented D1 binding and libSQL client, runBatch) around
  * whatever the driver threw, so a failure is known to come from the database even when the

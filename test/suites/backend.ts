@@ -53,7 +53,15 @@ export function fixtures(backend: Backend) {
       const token = generateSessionToken();
       const id = newId();
       const tokenHash = await hashSessionToken(token);
-      await sessionsRepository().insert({ id, userId: user.id, tokenHash, createdAt: new Date(), expiresAt });
+      const [row] = await backend.query<{ password_hash: string }>(
+        "select password_hash from users where id = ?",
+        user.id,
+      );
+      const created = await sessionsRepository().insert(
+        { id, userId: user.id, tokenHash, createdAt: new Date(), expiresAt },
+        { passwordHash: row?.password_hash ?? "" },
+      );
+      if (!created) throw new Error(`no session for user ${user.id}: it is not active, or does not exist`);
       return { token, tokenHash, sessionId: id };
     },
 

@@ -161,15 +161,21 @@ export function repositorySuite(backend: Backend) {
   });
 
   describe(`sessions repository (${backend.name})`, () => {
+    const sessionFor = (userId: string, tokenHash: string) => ({
+      id: newId(),
+      userId,
+      tokenHash,
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    const passwordHashOf = async (id: string) => String((await userRow(id))?.password_hash);
+
     it("finds an unexpired session of an active user, with the user, by token hash", async () => {
       const user = await seedUser();
-      await sessionsRepository().insert({
-        id: newId(),
-        userId: user.id,
-        tokenHash: "hash-live",
-        createdAt: new Date(),
-        expiresAt: new Date(Date.now() + 60_000),
+      const created = await sessionsRepository().insert(sessionFor(user.id, "hash-live"), {
+        passwordHash: await passwordHashOf(user.id),
       });
+      expect(created).toBe(true);
       const found = await sessionsRepository().findActiveByTokenHash("hash-live", new Date());
       expect(found).toMatchObject({ user });
       expect(found?.user).not.toHaveProperty("passwordHash");
@@ -177,16 +183,30 @@ export function repositorySuite(backend: Backend) {
       expect(await sessionsRepository().findActiveByTokenHash("hash-unknown", new Date())).toBeNull();
     });
 
-    it("a disabled user's session is not found", async () => {
-      const user = await seedUser({ status: "disabled" });
-      await sessionsRepository().insert({
-        id: newId(),
-        userId: user.id,
-        tokenHash: "hash-disabled",
-        createdAt: new Date(),
-        expiresAt: new Date(Date.now() + 60_000),
-      });
-      expect(await sessionsRepository().findActiveByTokenHash("hash-disabled", new Date())).toBeNull();
+    it("a user disabled after sign-in: the session is not found", async () => {
+      const user = await seedUser();
+      const { tokenHash } = await seedSession(user);
+      await backend.query("update users set status = 'disabled' where id = ?", user.id);
+      expect(await sessionsRepository().findActiveByTokenHash(tokenHash, new Date())).toBeNull();
+    });
+
+    it.each([
+      [
+        "the password hash changed",
+        async (id: string) => backend.query("update users set password_hash = 'new' where id = ?", id),
+      ],
+      [
+        "the user was disabled",
+        async (id: string) => backend.query("update users set status = 'disabled' where id = ?", id),
+      ],
+      ["the user was deleted", async (id: string) => backend.query("delete from users where id = ?", id)],
+    ])("insert is refused, creating nothing, when %s since the password was checked", async (_, change) => {
+      const user = await seedUser();
+      const passwordHash = await passwordHashOf(user.id);
+      await change(user.id);
+      const tokenHash = `hash-${newId()}`;
+      expect(await sessionsRepository().insert(sessionFor(user.id, tokenHash), { passwordHash })).toBe(false);
+      expect(await backend.query("select id from sessions where token_hash = ?", tokenHash)).toEqual([]);
     });
 
     it("deleteExpired removes only expired sessions and says how many", async () => {

@@ -66,21 +66,27 @@ export function serviceSuite(backend: Backend) {
       expect(deriveBits.mock.calls[0]?.[0]).toMatchObject({ name: "PBKDF2", iterations: 100_000 });
     });
 
-    it("a user deleted while signing in → 401 like an unknown account, and no session for nobody", async () => {
+    it.each([
+      [
+        "the password was changed",
+        (id: string) => backend.query("update users set password_hash = 'changed' where id = ?", id),
+      ],
+      ["the user was disabled", (id: string) => backend.query("update users set status = 'disabled' where id = ?", id)],
+      ["the user was deleted", (id: string) => f.usersRepository().deleteUnlessLastActiveAdmin(id)],
+    ])("sign-in racing a write (%s after the password check) → 401, and no session", async (_, write) => {
       const user = await f.seedUser();
-      const credentials = await f.usersRepository().findCredentialsByEmail(user.email);
-      await f.usersRepository().deleteUnlessLastActiveAdmin(user.id);
-      const racing: UsersRepository = { ...f.usersRepository(), findCredentialsByEmail: async () => credentials };
-      const outcome = await auth(racing)
-        .login(user.email, PASSWORD)
-        .then(
-          (session): { token: string } | Error => session,
-          (error: Error) => error,
-        );
-      // D1 enforces the session's foreign key (401 at once); where the connection does not, the
-      // orphan session can never authenticate: the session check joins the live user.
-      if (outcome instanceof Error) expect(outcome).toBeInstanceOf(UnauthorizedError);
-      else await expect(auth().authenticate(outcome.token)).rejects.toBeInstanceOf(UnauthorizedError);
+      // The credentials are read, then the racing write lands, then the password is checked and
+      // the session inserted: the insert must see the write.
+      const racing: UsersRepository = {
+        ...f.usersRepository(),
+        async findCredentialsByEmail(email) {
+          const credentials = await f.usersRepository().findCredentialsByEmail(email);
+          await write(user.id);
+          return credentials;
+        },
+      };
+      await expect(auth(racing).login(user.email, PASSWORD)).rejects.toBeInstanceOf(UnauthorizedError);
+      expect(await f.sessionCount(user.id)).toBe(0);
     });
 
     it("sign-in, authenticate, logout: the token works, then it does not", async () => {
