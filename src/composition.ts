@@ -92,7 +92,7 @@ export function createServices(scope: RequestScope): Services {
   const { memory, hasher, libsql } = isolateState(env, config);
   const repositories = once(() => composeRepositories(scope, openDatabase(scope, libsql), memory));
   const limiter = once(() => createRateLimiter(env));
-  const users = once(() => createUsersService({ users: repositories().users, hasher, config }));
+  const users = once(() => createUsersService({ users: repositories().users, hasher, config, limiter: limiter() }));
   const auth = once(() => {
     const { users, sessions } = repositories();
     return createAuthService({ users, sessions, hasher, config, limiter: limiter() });

@@ -233,6 +233,25 @@ describe("Analytics Engine data points", () => {
     expect(JSON.stringify(analytics.points)).not.toContain(user.email);
   });
 
+  it("a wrong currentPassword is a security event like a failed sign-in, with the client address", async () => {
+    const { user, token } = await signedIn("member");
+    const analytics = capturingAnalytics();
+    const lines = await captureLogs(() =>
+      apiWith({ ANALYTICS: analytics.binding }, "PATCH", `/api/users/${user.id}`, {
+        token,
+        body: { password: "a brand new passphrase", currentPassword: "a wrong guess!!" },
+        headers: { "CF-Connecting-IP": "203.0.113.8" },
+      }),
+    );
+    expect(analytics.points.map((point) => point.blobs?.[0])).toEqual(["request", "password_check_failed"]);
+    expect(analytics.points[1]).toMatchObject({ indexes: ["security:password_check_failed"] });
+    expect(analytics.points[1]?.blobs?.[7]).toBe(user.id);
+    expect(analytics.points[1]?.blobs?.[8]).toBe("203.0.113.8");
+    expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ message: "request", status: 422, securityEvent: "password_check_failed" }),
+    );
+  });
+
   it("a forbidden access is a security event", async () => {
     const { token } = await signedIn("member");
     const analytics = capturingAnalytics();

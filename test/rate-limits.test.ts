@@ -50,7 +50,7 @@ describe("sign-in", () => {
     const user = await seedUser();
     const { res, allowed } = await firstLimited((i) => login(user.email, "wrong password!!", `192.0.2.${i}`), 5);
     expect(allowed).toBeGreaterThanOrEqual(5);
-    await expectLimited(res, "login-account", 5);
+    await expectLimited(res, "password-account", 5);
     const deriveBits = vi.spyOn(crypto.subtle, "deriveBits");
     const again = await login(user.email, PASSWORD, "192.0.2.99");
     if (again.status === 429) expect(deriveBits).not.toHaveBeenCalled();
@@ -62,6 +62,33 @@ describe("sign-in", () => {
     const user = await seedUser();
     const res = await login(user.email, PASSWORD, "198.51.100.50");
     expect(res.headers.get("RateLimit-Policy")).toContain('"login-ip";q=10;w=60');
+  });
+});
+
+describe("password checks outside sign-in", () => {
+  const changePassword = (id: string, token: string, currentPassword: string) =>
+    api("PATCH", `/api/users/${id}`, { token, body: { password: "a brand new passphrase", currentPassword } });
+
+  it("a wrong currentPassword spends the account's password budget: the 6th try in a minute → 429", async () => {
+    const { user, token } = await signedIn("member");
+    const { res, allowed } = await firstLimited((i) => changePassword(user.id, token, `guess number ${i}`), 5);
+    expect(allowed).toBeGreaterThanOrEqual(5);
+    await expectLimited(res, "password-account", 5);
+    // The right password is refused too while the budget is spent, and nothing changes.
+    const before = await snapshot();
+    const right = await changePassword(user.id, token, PASSWORD);
+    if (right.status === 429) expect(await snapshot()).toEqual(before);
+    // ... and so is sign-in: one budget per account.
+    expect((await login(user.email, PASSWORD, "192.0.2.200")).status).toBe(429);
+  });
+
+  it("failed sign-ins spend the same budget a password change then meets", async () => {
+    const { user, token } = await signedIn("member");
+    await firstLimited((i) => login(user.email, "wrong password!!", `192.0.2.${100 + i}`), 5);
+    const before = await snapshot();
+    const res = await changePassword(user.id, token, PASSWORD);
+    await expectLimited(res, "password-account", 5);
+    expect(await snapshot()).toEqual(before);
   });
 });
 
@@ -136,7 +163,7 @@ describe("a failing rate limiter", () => {
     const broken = { limit: () => Promise.reject(new Error("rate limiter unavailable")) };
     const user = await seedUser();
     const res = await apiWith(
-      { LOGIN_IP_LIMITER: broken, LOGIN_ACCOUNT_LIMITER: broken, API_LIMITER: broken },
+      { LOGIN_IP_LIMITER: broken, PASSWORD_ACCOUNT_LIMITER: broken, API_LIMITER: broken },
       "POST",
       "/api/auth/login",
       { body: { email: user.email, password: PASSWORD } },

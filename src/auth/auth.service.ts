@@ -4,8 +4,8 @@ import type { User } from "../db/schema";
 import { UnauthorizedError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
-import { generateSessionToken, hashSessionToken, isWellFormedToken, sha256 } from "../lib/tokens";
-import { rateLimitPolicies } from "../limits/policies";
+import { generateSessionToken, hashSessionToken, isWellFormedToken } from "../lib/tokens";
+import { accountKey, rateLimitPolicies } from "../limits/policies";
 import type { RateLimiter } from "../limits/rate-limiter";
 import type { UsersRepository } from "../users/users.repository";
 import type { SessionsRepository } from "./sessions.repository";
@@ -44,8 +44,7 @@ export function createAuthService({
 }: AuthServiceDeps): AuthService {
   return {
     async login(email, password) {
-      // Keyed by a hash: the limiter never sees the address itself.
-      await limiter?.enforce(rateLimitPolicies.loginPerAccount, `account:${await sha256(email)}`);
+      await limiter?.enforce(rateLimitPolicies.passwordPerAccount, await accountKey(email));
       const credentials = await users.findCredentialsByEmail(email);
       const { valid, needsRehash } = await hasher.verify(password, credentials?.passwordHash ?? null);
       if (!credentials || !valid || credentials.user.status !== "active") {

@@ -82,6 +82,8 @@ export const problemKinds = {
 
 export type AppErrorOptions = {
   errors?: FieldError[] | undefined;
+  /** The security event this refusal is (Analytics Engine), e.g. a wrong password. */
+  securityEvent?: string;
   headers?: Record<string, string>;
   extensions?: Record<string, unknown>;
   cause?: unknown;
@@ -95,6 +97,7 @@ export class AppError extends Error {
   readonly headers: Record<string, string>;
   /** Extra members of the problem body (RFC 9457 §3.2), e.g. the failing checks of /ready. */
   readonly extensions: Record<string, unknown>;
+  readonly securityEvent: string | undefined;
 
   constructor(problem: ProblemKind, detail?: string, options: AppErrorOptions = {}) {
     super(detail ?? problem.title, { cause: options.cause });
@@ -106,6 +109,7 @@ export class AppError extends Error {
     this.errors = options.errors;
     this.headers = options.headers ?? {};
     this.extensions = options.extensions ?? {};
+    this.securityEvent = options.securityEvent;
   }
 
   get status(): number {
@@ -177,8 +181,8 @@ export class UnsupportedMediaTypeError extends AppError {
 }
 
 export class UnprocessableError extends AppError {
-  constructor(detail: string) {
-    super(problemKinds.unprocessable, detail);
+  constructor(detail: string, options: Pick<AppErrorOptions, "securityEvent"> = {}) {
+    super(problemKinds.unprocessable, detail, options);
   }
 }
 

@@ -1,4 +1,5 @@
 import { AppError, problemKinds } from "../lib/errors";
+import { sha256 } from "../lib/tokens";
 
 /**
  * The rate limits, as configured in wrangler.toml `[[ratelimits]]`. The binding enforces them;
@@ -7,17 +8,23 @@ import { AppError, problemKinds } from "../lib/errors";
 export type RateLimitPolicy = {
   /** The policy's name in RateLimit headers. */
   name: string;
-  binding: "LOGIN_IP_LIMITER" | "LOGIN_ACCOUNT_LIMITER" | "SIGNUP_IP_LIMITER" | "API_LIMITER";
+  binding: "LOGIN_IP_LIMITER" | "PASSWORD_ACCOUNT_LIMITER" | "SIGNUP_IP_LIMITER" | "API_LIMITER";
   limit: number;
   periodSeconds: 10 | 60;
 };
 
 export const rateLimitPolicies = {
   loginPerClient: { name: "login-ip", binding: "LOGIN_IP_LIMITER", limit: 10, periodSeconds: 60 },
-  loginPerAccount: { name: "login-account", binding: "LOGIN_ACCOUNT_LIMITER", limit: 5, periodSeconds: 60 },
+  /** Every check of a password (sign-in, a password change's currentPassword) spends this budget. */
+  passwordPerAccount: { name: "password-account", binding: "PASSWORD_ACCOUNT_LIMITER", limit: 5, periodSeconds: 60 },
   signupPerClient: { name: "signup-ip", binding: "SIGNUP_IP_LIMITER", limit: 5, periodSeconds: 60 },
   api: { name: "api", binding: "API_LIMITER", limit: 600, periodSeconds: 60 },
 } as const satisfies Record<string, RateLimitPolicy>;
+
+/** The key of an account's password budget: a hash of its email, so the limiter never sees the address. */
+export async function accountKey(email: string): Promise<string> {
+  return `account:${await sha256(email)}`;
+}
 
 /** `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): `"login-ip";q=10;w=60`. */
 export function policyHeader(policy: RateLimitPolicy): string {

@@ -21,15 +21,13 @@ function nodeBindings(client: Client, environment: NodeJS.ProcessEnv = process.e
       environment[key] ? [[key, environment[key]]] : [],
     ),
   );
-  const limiter = (policy: (typeof rateLimitPolicies)[keyof typeof rateLimitPolicies]) => createMemoryRateLimit(policy);
   return {
     ...vars,
     LIBSQL_CLIENT: client as never,
     CACHE: createMemoryKv(),
-    LOGIN_IP_LIMITER: limiter(rateLimitPolicies.loginPerClient),
-    LOGIN_ACCOUNT_LIMITER: limiter(rateLimitPolicies.loginPerAccount),
-    SIGNUP_IP_LIMITER: limiter(rateLimitPolicies.signupPerClient),
-    API_LIMITER: limiter(rateLimitPolicies.api),
+    ...Object.fromEntries(
+      Object.values(rateLimitPolicies).map((policy) => [policy.binding, createMemoryRateLimit(policy)]),
+    ),
   } as unknown as Bindings;
 }
 

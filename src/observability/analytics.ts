@@ -8,7 +8,7 @@ import type { RequestSummary } from "./request-summary";
  * columns at the end, never reorder.
  *
  * index1  the route pattern (requests) or `security:<event>`: what Analytics Engine samples by
- * blob1   event: request | login_failed | forbidden | rate_limited
+ * blob1   event: request | login_failed | password_check_failed | forbidden | rate_limited
  * blob2   method        blob3  route pattern      blob4  cache outcome (hit-memory|hit-kv|miss|none)
  * blob5   colo          blob6  country            blob7  request id
  * blob8   acting user id (empty when anonymous)
@@ -16,7 +16,8 @@ import type { RequestSummary } from "./request-summary";
  * double1 status        double2 duration ms       double3 D1 time ms
  * double4 D1 queries    double5 KV time ms        double6 KV operations
  */
-export type SecurityEvent = "login_failed" | "forbidden" | "rate_limited";
+/** A refusal that names its own event (AppError's securityEvent) adds to these. */
+type SecurityEvent = "login_failed" | "forbidden" | "rate_limited" | (string & {});
 
 export function requestDataPoint(summary: RequestSummary): AnalyticsEngineDataPoint {
   return dataPoint("request", summary.route, summary, "");
@@ -24,6 +25,7 @@ export function requestDataPoint(summary: RequestSummary): AnalyticsEngineDataPo
 
 /** The security event a finished request represents, if any. */
 export function securityEventOf(summary: RequestSummary): SecurityEvent | null {
+  if (summary.securityEvent) return summary.securityEvent;
   if (summary.status === 401 && summary.route === "/api/auth/login") return "login_failed";
   if (summary.status === 403) return "forbidden";
   if (summary.status === 429) return "rate_limited";

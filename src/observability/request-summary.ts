@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../http/router";
+import { AppError } from "../lib/errors";
 
 /** What one finished request was and cost: the source of its log line and its data points. */
 export type RequestSummary = {
@@ -20,6 +21,8 @@ export type RequestSummary = {
   /** The authenticated caller; empty when anonymous. */
   userId: string;
   clientIp: string;
+  /** The security event the request's refusal named, if any (see AppError). */
+  securityEvent: string | undefined;
 };
 
 export function summarize(c: Context<AppEnv>, durationMs: number): RequestSummary {
@@ -40,6 +43,7 @@ export function summarize(c: Context<AppEnv>, durationMs: number): RequestSummar
     country: cf?.country ?? "",
     userId: c.get("actor")?.user.id ?? "",
     clientIp: c.req.header("CF-Connecting-IP") ?? "",
+    securityEvent: c.error instanceof AppError ? c.error.securityEvent : undefined,
   };
 }
 

@@ -14,6 +14,8 @@ import {
 } from "../lib/errors";
 import { ID_PATTERN } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
+import { accountKey, rateLimitPolicies } from "../limits/policies";
+import type { RateLimiter } from "../limits/rate-limiter";
 import { newUserRow, USER_NOT_FOUND } from "./users.model";
 import type { UserChanges, UserListFilter, UsersRepository } from "./users.repository";
 import type { CreateUserInput, UpdateUserInput } from "./users.schemas";
@@ -35,6 +37,8 @@ export type UsersService = {
 export type UsersServiceDeps = {
   users: UsersRepository;
   hasher: PasswordHasher;
+  /** A currentPassword check spends the account's password budget, as a sign-in does. */
+  limiter?: RateLimiter;
   config: Pick<AppConfig, "signupOpen">;
   now?: () => Date;
 };
@@ -42,7 +46,13 @@ export type UsersServiceDeps = {
 const LAST_ADMIN = "The last active admin cannot be removed, demoted or disabled.";
 const OWNER_OR_ADMIN = "Only the user or an admin may do this.";
 
-export function createUsersService({ users, hasher, config, now = () => new Date() }: UsersServiceDeps): UsersService {
+export function createUsersService({
+  users,
+  hasher,
+  config,
+  limiter,
+  now = () => new Date(),
+}: UsersServiceDeps): UsersService {
   return {
     async create(actor, input) {
       const administers = can(actor, "users:administer");
@@ -113,9 +123,13 @@ export function createUsersService({ users, hasher, config, now = () => new Date
       throw new ValidationError([{ path: "currentPassword", message: "Required to change your own password" }]);
     }
     const credentials = await users.findCredentialsById(id);
+    if (credentials)
+      await limiter?.enforce(rateLimitPolicies.passwordPerAccount, await accountKey(credentials.user.email));
     const { valid } = await hasher.verify(currentPassword, credentials?.passwordHash ?? null);
     if (!valid) {
-      throw new UnprocessableError("The current password (currentPassword) is wrong.");
+      throw new UnprocessableError("The current password (currentPassword) is wrong.", {
+        securityEvent: "password_check_failed",
+      });
     }
   }
 }
