@@ -1,6 +1,8 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+const TEST_APP_SECRET = "test-app-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("drizzle");
   return {
@@ -13,7 +15,10 @@ export default defineConfig(async () => {
           plugins: [
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
-              miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+              miniflare: {
+                // APP_SECRET is a secret in production (wrangler secret put); tests use a fixed one.
+                bindings: { TEST_MIGRATIONS: migrations, APP_SECRET: TEST_APP_SECRET },
+              },
             }),
           ],
           test: {

@@ -2,8 +2,13 @@
  * `npm start`: applies pending migrations to the local D1, then serves the Worker with
  * `wrangler dev` on http://localhost:8787. Arguments go to `wrangler dev` (`npm start -- --port 9000`);
  * `--persist-to <dir>` is also given to the migration step, so both use the same local state.
+ *
+ * APP_SECRET comes from the environment or `.dev.vars`; without either, a local one is made once
+ * and kept in the local state directory (see localAppSecret).
  */
 import { spawn, spawnSync } from "node:child_process";
+import { localAppSecret } from "../src/node/config";
+import { devVar } from "./lib/dev-vars";
 
 const args = process.argv.slice(2);
 const persistIndex = args.indexOf("--persist-to");
@@ -18,8 +23,19 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
+// wrangler reads .dev.vars itself; a secret from the environment or the local state is handed over.
+const secret = devVar("APP_SECRET")
+  ? undefined
+  : (process.env.APP_SECRET ?? localAppSecret(persistTo[1] || ".wrangler/state"));
 // Readable logs, and the Analytics Engine data points production would record, in the terminal.
-const devArgs = ["dev", "--show-interactive-dev-session=false", "--var", "LOG_FORMAT:pretty", ...args];
+const devArgs = [
+  "dev",
+  "--show-interactive-dev-session=false",
+  "--var",
+  "LOG_FORMAT:pretty",
+  ...(secret ? ["--var", `APP_SECRET:${secret}`] : []),
+  ...args,
+];
 const dev = spawn("wrangler", devArgs, { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => dev.kill(signal));

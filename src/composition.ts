@@ -15,6 +15,7 @@ import type { User } from "./db/schema";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
 import { createIdempotencyRepository } from "./idempotency/idempotency.repository";
 import { createIdempotencyService, type IdempotencyService } from "./idempotency/idempotency.service";
+import { deriveHmacKey } from "./lib/keys";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
 import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter";
@@ -44,7 +45,12 @@ export type RequestScope = {
 
 // What lives as long as the isolate: the memory tier, the hasher (its imported pepper key) and
 // the libSQL client. Everything else is per request.
-type IsolateState = { memory: MemoryCache<User>; hasher: PasswordHasher; libsql: LibsqlClient | undefined };
+type IsolateState = {
+  memory: MemoryCache<User>;
+  hasher: PasswordHasher;
+  libsql: LibsqlClient | undefined;
+  fingerprintKey: () => Promise<CryptoKey>;
+};
 
 const MEMORY_CACHE_MAX_ENTRIES = 1000;
 const KV_TTL_SECONDS = 3600;
@@ -65,6 +71,7 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
       }),
       hasher: createPasswordHasher({ pepper: config.passwordPepper }),
       libsql: libsqlClient(env, config),
+      fingerprintKey: once(() => deriveHmacKey(config.appSecret, "idempotency-fingerprint")),
     };
     isolates.set(env, state);
   }
@@ -89,7 +96,7 @@ function libsqlClient(env: Bindings, config: AppConfig): LibsqlClient | undefine
  */
 export function createServices(scope: RequestScope): Services {
   const { env, config } = scope;
-  const { memory, hasher, libsql } = isolateState(env, config);
+  const { memory, hasher, libsql, fingerprintKey } = isolateState(env, config);
   const repositories = once(() => composeRepositories(scope, openDatabase(scope, libsql), memory));
   const limiter = once(() => createRateLimiter(env));
   const users = once(() => createUsersService({ users: repositories().users, hasher, config, limiter: limiter() }));
@@ -97,7 +104,9 @@ export function createServices(scope: RequestScope): Services {
     const { users, sessions } = repositories();
     return createAuthService({ users, sessions, hasher, config, limiter: limiter() });
   });
-  const idempotency = once(() => createIdempotencyService(createIdempotencyRepository(repositories().db)));
+  const idempotency = once(() =>
+    createIdempotencyService(createIdempotencyRepository(repositories().db), { fingerprintKey }),
+  );
   const readiness = once(() =>
     createReadinessProbe({
       pingDatabase: () => (libsql ? libsql.execute("select 1") : env.DB.prepare("select 1").first()),

@@ -4,6 +4,8 @@ import { z } from "zod";
 
 /** Bindings from wrangler.toml (typed by `wrangler types`) plus secrets set with `wrangler secret put`. */
 export type Bindings = Env & {
+  /** The root secret keys are derived from (`wrangler secret put APP_SECRET`; npm start makes a local one). */
+  APP_SECRET?: string;
   PASSWORD_PEPPER?: string;
   /** libSQL (Turso) instead of D1: the database URL (a var) and its token (a secret). */
   LIBSQL_URL?: string;
@@ -16,6 +18,8 @@ export type AppConfig = {
   signupOpen: boolean;
   sessionTtlSeconds: number;
   publicCacheTtlSeconds: number;
+  /** The root of derived keys (request fingerprints); at least 32 characters. */
+  appSecret: string;
   passwordPepper: string | undefined;
   cacheEnabled: boolean;
   memoryCacheTtlSeconds: number;
@@ -35,6 +39,11 @@ const ConfigSchema = z.object({
   SIGNUP_OPEN: flag.default(true),
   SESSION_TTL_SECONDS: z.coerce.number().int().min(300).max(31_536_000).default(604_800),
   PUBLIC_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  APP_SECRET: z
+    .string({
+      message: "APP_SECRET is required: a random secret of at least 32 characters (wrangler secret put APP_SECRET)",
+    })
+    .min(32, "APP_SECRET must be at least 32 characters (a random secret, e.g. openssl rand -base64 32)"),
   PASSWORD_PEPPER: z.string().min(16, "PASSWORD_PEPPER must be at least 16 characters").optional(),
   CACHE_ENABLED: flag.default(true),
   MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
@@ -80,6 +89,7 @@ export function readConfig(env: Bindings): AppConfig {
     signupOpen: result.data.SIGNUP_OPEN,
     sessionTtlSeconds: result.data.SESSION_TTL_SECONDS,
     publicCacheTtlSeconds: result.data.PUBLIC_CACHE_TTL_SECONDS,
+    appSecret: result.data.APP_SECRET,
     passwordPepper: result.data.PASSWORD_PEPPER,
     cacheEnabled: result.data.CACHE_ENABLED,
     memoryCacheTtlSeconds: result.data.MEMORY_CACHE_TTL_SECONDS,

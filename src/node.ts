@@ -2,16 +2,21 @@
  * npm run start:node [-- --port 8788]: edge-users on Node with libSQL (LIBSQL_URL, by default a
  * local file) and in-memory cache and limits. Migrations are applied at start.
  */
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient } from "@libsql/client";
 import { log } from "./lib/log";
-import { DEFAULT_LIBSQL_URL, DEFAULT_NODE_PORT, ensureDatabaseDirectory } from "./node/config";
+import { DEFAULT_LIBSQL_URL, DEFAULT_NODE_PORT, ensureDatabaseDirectory, localAppSecret } from "./node/config";
 import { readMigrations } from "./node/migrations";
 import { startNodeServer } from "./node/server";
 
 const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string" } }, strict: true });
 const url = process.env.LIBSQL_URL || DEFAULT_LIBSQL_URL;
 ensureDatabaseDirectory(url);
+// A local database file gets a local secret beside it; any other database needs APP_SECRET set.
+if (!process.env.APP_SECRET && url.startsWith("file:")) {
+  process.env.APP_SECRET = localAppSecret(dirname(url.slice("file:".length).split("?")[0] ?? ""));
+}
 
 const port = Number(values.port ?? process.env.PORT ?? DEFAULT_NODE_PORT);
 // With LIBSQL_SYNC_URL, the file is a Turso embedded replica: reads local, writes to the primary.

@@ -2,5 +2,7 @@ declare namespace Cloudflare {
   interface Env {
     /** Read from drizzle/ by vitest.config.ts, applied by test/setup/apply-migrations.ts. */
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    /** A fixed secret for tests (vitest.config.ts); a real deployment sets its own. */
+    APP_SECRET: string;
   }
 }

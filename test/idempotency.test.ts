@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { requestFingerprint } from "../src/idempotency/idempotency.service";
+import { deriveHmacKey, hmac } from "../src/lib/keys";
+import { sha256 } from "../src/lib/tokens";
 import { d1RefusingBatches } from "./helpers/bindings";
 import { newUserBody, signedIn, snapshot } from "./helpers/fixtures";
 import { api, apiWith, expectProblem } from "./helpers/http";
@@ -22,6 +24,12 @@ async function usersWithEmail(email: string): Promise<number> {
     .bind(email)
     .first<{ n: number }>();
   return row?.n ?? 0;
+}
+
+/** The fingerprint the Worker stores for a sign-up with this body (keyed by the test APP_SECRET). */
+async function fingerprintOf(body: unknown) {
+  const key = await deriveHmacKey(env.APP_SECRET as string, "idempotency-fingerprint");
+  return requestFingerprint(key, { method: "POST", path: "/api/users", body });
 }
 
 async function record(key: string) {
@@ -70,7 +78,7 @@ describe("Idempotency-Key on POST /api/users", () => {
   it("a duplicate while the first is still in flight → 409, nothing created", async () => {
     const [body, key, client] = [newUserBody(), crypto.randomUUID(), newClient()];
     // The first request has reserved the key and is still running.
-    const fingerprint = await requestFingerprint("POST", "/api/users", body);
+    const fingerprint = await fingerprintOf(body);
     await env.DB.prepare(
       "insert into idempotency_keys (scope, key, fingerprint, state, created_at, expires_at) values (?, ?, ?, 'in_flight', ?, ?)",
     )
@@ -136,25 +144,39 @@ describe("Idempotency-Key on POST /api/users", () => {
 
   it("a first attempt that died mid-way (in flight for over a minute) is taken over by its retry", async () => {
     const [key, body, client] = [crypto.randomUUID(), newUserBody(), newClient()];
-    await abandoned(`ip:${client}`, key, await requestFingerprint("POST", "/api/users", body));
+    await abandoned(`ip:${client}`, key, await fingerprintOf(body));
     expect((await create(body, key, client)).status).toBe(201);
     expect(await usersWithEmail(body.email)).toBe(1);
   });
 
   it("an abandoned key is not taken over by a different request → 422", async () => {
     const [key, client] = [crypto.randomUUID(), newClient()];
-    await abandoned(`ip:${client}`, key, await requestFingerprint("POST", "/api/users", newUserBody()));
+    await abandoned(`ip:${client}`, key, await fingerprintOf(newUserBody()));
     await expectProblem(await create(newUserBody(), key, client), 422, "/problems/unprocessable");
   });
 
-  it("the stored fingerprint is not a hash of the password; a retry differing only in it replays", async () => {
+  it("a retry with the same key and another password → 422: the account keeps one password, the retry's is refused", async () => {
     const [body, key, client] = [newUserBody(), crypto.randomUUID(), newClient()];
     expect((await create(body, key, client)).status).toBe(201);
-    const { password: _, ...withoutPassword } = body;
-    const stored = (await record(key))?.fingerprint;
-    expect(stored).toBe(await requestFingerprint("POST", "/api/users", withoutPassword));
+    const before = await snapshot();
     const retry = await create({ ...body, password: "another long passphrase" }, key, client);
-    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+    await expectProblem(retry, 422, "/problems/unprocessable");
+    expect(retry.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(await snapshot()).toEqual(before);
+    const login = (password: string) => api("POST", "/api/auth/login", { body: { email: body.email, password } });
+    expect((await login(body.password)).status).toBe(200);
+  });
+
+  it("the stored fingerprint is keyed: not a plain hash of the body, and never the password", async () => {
+    const [body, key, client] = [newUserBody(), crypto.randomUUID(), newClient()];
+    expect((await create(body, key, client)).status).toBe(201);
+    const stored = String((await record(key))?.fingerprint);
+    expect(stored).toBe(await fingerprintOf(body));
+    const canonical = `POST /api/users\n${JSON.stringify(body, Object.keys(body).sort())}`;
+    expect(stored).not.toBe(await sha256(canonical));
+    const otherSecret = await deriveHmacKey("another secret of at least thirty-two chars", "idempotency-fingerprint");
+    expect(stored).not.toBe(await hmac(otherSecret, canonical));
+    expect(JSON.stringify(await record(key))).not.toContain(body.password);
   });
 
   it("after a 5xx the key stays reserved (the write might have landed): the retry is 409, nothing doubled", async () => {

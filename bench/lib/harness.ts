@@ -51,6 +51,9 @@ export type HarnessOptions = {
   inspectorPort?: number;
 };
 
+// A secret in production (wrangler secret put); any 32 characters do for a benchmark.
+const BENCH_APP_SECRET = "bench-app-secret-0123456789abcdefghijklmnop";
+
 // The app Worker's options: wrangler.toml's bindings, run from the built bundle.
 function appWorker(scriptPath: string, { vars = {}, withoutLimits = false }: HarnessOptions): LegacyWorkerOptions {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
@@ -65,7 +68,7 @@ function appWorker(scriptPath: string, { vars = {}, withoutLimits = false }: Har
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
-    bindings: { ...fromConfig.bindings, LOG_LEVEL: "warn", ...vars },
+    bindings: { ...fromConfig.bindings, LOG_LEVEL: "warn", APP_SECRET: BENCH_APP_SECRET, ...vars },
     ratelimits: withoutLimits ? {} : fromConfig.ratelimits,
   } as LegacyWorkerOptions;
 }

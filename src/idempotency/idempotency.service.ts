@@ -1,12 +1,23 @@
 import { AppError, ConflictError, rootCauseMessage, UnprocessableError } from "../lib/errors";
+import { hmac } from "../lib/keys";
 import { log } from "../lib/log";
-import { sha256 } from "../lib/tokens";
-import type { IdempotencyClaim, IdempotencyRepository, StoredResponse } from "./idempotency.repository";
+import type { IdempotencyRepository, StoredResponse } from "./idempotency.repository";
 
 /** How long a key is remembered (the IETF draft suggests 24 hours). */
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 // A first request that has not finished after this long is considered dead; a retry may take over.
 const ABANDONED_AFTER_MS = 60_000;
+
+/** What a key is claimed for: the caller's key, and the request it names (fingerprinted). */
+export type IdempotentRequest = {
+  /** Whose key it is: `user:<id>` for an authenticated caller, `ip:<address>` otherwise. */
+  scope: string;
+  key: string;
+  method: string;
+  path: string;
+  /** The validated body; the fingerprint covers all of it. */
+  body: unknown;
+};
 
 export type IdempotencyService = {
   /**
@@ -18,19 +29,30 @@ export type IdempotencyService = {
    * write is refused, the key is released.
    */
   run<T>(
-    claim: IdempotencyClaim,
+    request: IdempotentRequest,
     write: () => Promise<T>,
     render: (result: T) => StoredResponse,
   ): Promise<{ response: StoredResponse; replayed: boolean }>;
   pruneExpired(): Promise<number>;
 };
 
+export type IdempotencyServiceDeps = {
+  /** The HMAC key of request fingerprints (derived from APP_SECRET). */
+  fingerprintKey: () => Promise<CryptoKey>;
+  now?: () => Date;
+};
+
 export function createIdempotencyService(
   repository: IdempotencyRepository,
-  now: () => Date = () => new Date(),
+  { fingerprintKey, now = () => new Date() }: IdempotencyServiceDeps,
 ): IdempotencyService {
   return {
-    async run(claim, write, render) {
+    async run(request, write, render) {
+      const claim = {
+        scope: request.scope,
+        key: request.key,
+        fingerprint: await requestFingerprint(await fingerprintKey(), request),
+      };
       const reservation = await repository.reserve(claim, {
         now: now(),
         ttlMs: IDEMPOTENCY_TTL_MS,
@@ -76,17 +98,16 @@ export function createIdempotencyService(
 }
 
 /**
- * Canonical JSON (sorted keys) of a request's method, path and validated body, hashed, without
- * any password in it: a fast hash of a password kept for a day would be guessable offline. A retry
- * that differs only in its password therefore counts as the same request.
+ * HMAC-SHA-256, under a key derived from APP_SECRET, of a request's method, path and whole body as
+ * canonical JSON (sorted keys): the same key on a body that differs anywhere, its password
+ * included, is another request (422). Keyed, so the stored fingerprint cannot be used to test
+ * password guesses offline, as a plain hash kept for a day could.
  */
-export async function requestFingerprint(method: string, path: string, body: unknown): Promise<string> {
-  const canonical = JSON.stringify(body, (key, value: unknown) =>
-    /password/i.test(key)
-      ? undefined
-      : value && typeof value === "object" && !Array.isArray(value)
-        ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)))
-        : value,
+export function requestFingerprint(key: CryptoKey, { method, path, body }: Omit<IdempotentRequest, "scope" | "key">) {
+  const canonical = JSON.stringify(body, (_, value: unknown) =>
+    value && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : value,
   );
-  return sha256(`${method} ${path}\n${canonical}`);
+  return hmac(key, `${method} ${path}\n${canonical}`);
 }

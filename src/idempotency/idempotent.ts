@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { JSONValue } from "hono/utils/types";
 import type { AppEnv } from "../http/router";
 import { clientAddress } from "../middleware/rate-limit";
-import { type IdempotencyService, requestFingerprint } from "./idempotency.service";
+import type { IdempotencyService } from "./idempotency.service";
 
 /** A JSON response as a handler renders it for the write's result. */
 type Rendered<Body extends JSONValue, Status extends ContentfulStatusCode> = {
@@ -41,8 +41,8 @@ export async function idempotent<
   const actor = c.get("actor");
   // Keys belong to the caller: its user id, or its address when anonymous.
   const scope = actor ? `user:${actor.user.id}` : `ip:${clientAddress(c)}`;
-  const claim = { scope, key, fingerprint: await requestFingerprint(c.req.method, c.req.path, body) };
-  const { response, replayed } = await c.get("services").idempotency.run(claim, write, (result: T) => {
+  const request = { scope, key, method: c.req.method, path: c.req.path, body };
+  const { response, replayed } = await c.get("services").idempotency.run(request, write, (result: T) => {
     const { status, headers, body } = render(result);
     return { status, headers, body: JSON.stringify(body) };
   });

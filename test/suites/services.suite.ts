@@ -12,6 +12,7 @@ import { createIdempotencyRepository } from "../../src/idempotency/idempotency.r
 import { createIdempotencyService } from "../../src/idempotency/idempotency.service";
 import { ConflictError, PreconditionFailedError, UnauthorizedError } from "../../src/lib/errors";
 import { newId } from "../../src/lib/ids";
+import { deriveHmacKey } from "../../src/lib/keys";
 import type { UsersRepository } from "../../src/users/users.repository";
 import { createUsersRepository } from "../../src/users/users.repository";
 import { createUsersService } from "../../src/users/users.service";
@@ -157,14 +158,12 @@ export function serviceSuite(backend: Backend) {
         hasher: f.hasher,
         config: { signupOpen: true },
       });
-      const claim = { scope: "s", key: crypto.randomUUID(), fingerprint: "f" };
+      const idempotency = createIdempotencyService(createIdempotencyRepository(db), {
+        fingerprintKey: () => deriveHmacKey("a test secret of at least thirty-two characters", "test"),
+      });
+      const claim = { scope: "s", key: crypto.randomUUID(), method: "POST", path: "/api/users", body: input };
       const render = (user: { id: string }) => ({ status: 201, headers: {}, body: JSON.stringify({ id: user.id }) });
-      const run = createIdempotencyService(createIdempotencyRepository(db)).run(
-        claim,
-        () => users.create(null, input),
-        render,
-      );
-      return { claim, run };
+      return { claim, run: idempotency.run(claim, () => users.create(null, input), render) };
     };
 
     it("an idempotent creation stores its response in the same write as the user", async () => {
