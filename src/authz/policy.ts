@@ -2,8 +2,8 @@ import type { Actor } from "./actor";
 
 /**
  * What a caller may do. Every decision of the form "may this caller do this to that user" is made
- * by this one table, so the users service, the session routes and the admin console all ask the
- * same question and get the same answer; the role × action matrix is tested against it
+ * by this one table, so every service and route that needs one asks the same question and gets the
+ * same answer; the role × action matrix is tested against it
  * (test/authz.test.ts) as well as over HTTP (test/authorization.test.ts).
  */
 export type Action =

@@ -61,7 +61,7 @@ export const sessions = sqliteTable(
 export const stalePurges = sqliteTable(
   "stale_purges",
   {
-    // A cache key, e.g. `user:<id>` or `session:<token hash>`.
+    // A cache key (cache/keys.ts), e.g. `user:1:<id>` or `session:1:<token hash>`.
     key: text("key").primaryKey(),
     recordedAt: integer("recorded_at", { mode: "timestamp_ms" }).notNull(),
   },
@@ -78,7 +78,7 @@ export const idempotencyKeys = sqliteTable(
     /** Whose key it is: `user:<id>` for an authenticated caller, `ip:<address>` otherwise. */
     scope: text("scope").notNull(),
     key: text("key").notNull(),
-    /** SHA-256 of the request (method, path, validated body), to refuse the key on another request. */
+    /** HMAC of the request (method, path, whole validated body) under a key from APP_SECRET, to refuse the key on another request. */
     fingerprint: text("fingerprint").notNull(),
     state: text("state", { enum: ["in_flight", "completed"] }).notNull(),
     responseStatus: integer("response_status"),

@@ -66,7 +66,7 @@ export type UsersRepository = {
 };
 
 export type UsersRepositoryOptions = {
-  /** Record the cache keys each write makes stale, in the write's own batch (see db/stale-purges.ts). */
+  /** Record the cache keys each write makes stale, in the write's own batch (see cache/outbox.ts). */
   recordStale?: boolean;
 };
 
