@@ -43,6 +43,12 @@ describe("LIBSQL_URL selects libSQL through its web client", () => {
   it("an unreachable libSQL server: /ready names the database, reads answer 503 (not D1's data)", async () => {
     vi.spyOn(console, "warn").mockImplementation(() => {});
     vi.spyOn(console, "error").mockImplementation(() => {});
+    // The network is the one thing stood in for: every connection to the server fails, as it does
+    // when the host is down. (A real closed port works too, but workerd then logs the refused
+    // connection's stream as an uncaught exception in a green run.)
+    const unreachable = vi
+      .spyOn(globalThis, "fetch")
+      .mockImplementation(() => Promise.reject(new TypeError("fetch failed: connection refused")));
     const user = await seedUser(); // in D1: a read served from D1 would find it
     const libsql = { LIBSQL_URL: "http://127.0.0.1:9", CACHE_ENABLED: "false" };
     const ready = await apiWith(libsql, "GET", "/ready");
@@ -52,6 +58,10 @@ describe("LIBSQL_URL selects libSQL through its web client", () => {
     const read = await apiWith(libsql, "GET", `/api/users/${user.id}`);
     await expectProblem(read, 503, "/problems/unavailable");
     expect(read.headers.get("Retry-After")).toMatch(/^\d+$/);
+    // Both went to the libSQL server named by LIBSQL_URL, through the web client's fetch.
+    const urls = unreachable.mock.calls.map(([request]) => new Request(request as RequestInfo).url);
+    expect(urls.length).toBeGreaterThanOrEqual(2);
+    for (const url of urls) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:9\//);
   });
 
   it("a file: URL on Workers is a configuration error (500), never silently D1", async () => {
