@@ -58,7 +58,7 @@ describe("public profile reads: memory → KV → D1", () => {
       updatedAt: user.updatedAt.getTime(),
       version: 1,
     });
-    expect(value).not.toMatch(/pbkdf2|password/i);
+    expect(value).not.toMatch(/scrypt|pbkdf2|password/i);
     expect(metadata).toBeNull();
     const listed = await env.CACHE.list({ prefix: cacheKeys.user(user.id) });
     expect(listed.keys[0]?.expiration).toBeGreaterThan(Date.now() / 1000 + 59);

@@ -23,7 +23,7 @@ describe("POST /api/users", () => {
     });
     const row = await userRow(user.id as string);
     expect(row).toMatchObject({ email: body.email, username: body.username, role: "member" });
-    expect(row?.password_hash).toMatch(/^\$pbkdf2-sha256\$i=100000,p=0\$/);
+    expect(row?.password_hash).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$/);
     expect(row?.password_hash).not.toContain(PASSWORD);
   });
 

@@ -1,17 +1,65 @@
+import { scrypt } from "node:crypto";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { fromBase64Url, toBase64Url, utf8 } from "./encoding";
 
 /**
- * Cloudflare's runtime refuses PBKDF2 above 100,000 iterations (workerd throws
- * NotSupportedError), so this is the most it can do; test/password.test.ts proves the limit.
+ * Password storage: scrypt (RFC 7914), memory-hard, through `node:crypto`, which workerd
+ * implements natively (nodejs_compat) and Node runs on its thread pool: the Worker, the Node host
+ * and the CLIs hash and verify alike. Stored as a PHC-style string with its parameters,
+ * `$scrypt$ln=14,r=8,p=5$<salt>$<hash>` (`,pepper=1` when peppered), so they can be raised later:
+ * `verify` reports `needsRehash` for a hash made with other settings, and sign-in re-hashes it.
+ * Hashes from before scrypt (`$pbkdf2-sha256$…`) still verify, and are re-hashed the same way.
  */
-export const PBKDF2_MAX_ITERATIONS = 100_000;
-const ALGORITHM = "pbkdf2-sha256";
+export type ScryptParams = {
+  /** log2 of N, the CPU/memory cost. */
+  logN: number;
+  /** Block size. */
+  r: number;
+  /** Parallelism: workerd runs the lanes one after another, on the request's own thread. */
+  p: number;
+};
+
+/**
+ * OWASP's scrypt row N=2^14, r=8, p=5: 16 MiB per hash (128·r·N bytes; the lanes share it), about
+ * 150 ms of CPU in workerd here. The rows with more memory cost 200 to 800 ms, and N=2^17 alone
+ * fills a Worker's 128 MB (docs/security.md#passwords has the measurements).
+ */
+export const DEFAULT_SCRYPT: ScryptParams = { logN: 14, r: 8, p: 5 };
+
+// workerd refuses N·r·p above 2^20 (the work cannot be interrupted once started); a stored hash
+// asking for more is refused before any work, so a tampered row cannot buy a long computation.
+const MAX_SCRYPT_COST = 2 ** 20;
+// Node's and workerd's default (32 MiB), stated: the default row needs 16 MiB.
+const SCRYPT_MAX_MEMORY = 32 * 1024 * 1024;
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 
+/**
+ * The key derivations, behind one object so tests can count them (a sign-in does exactly one,
+ * known account or not). Nothing else should replace these.
+ */
+export const keyDerivation = {
+  scrypt(password: Uint8Array, salt: Uint8Array, { logN, r, p }: ScryptParams): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      scrypt(password, salt, KEY_BYTES, { N: 2 ** logN, r, p, maxmem: SCRYPT_MAX_MEMORY }, (error, key) =>
+        error ? reject(error) : resolve(new Uint8Array(key)),
+      );
+    });
+  },
+
+  async pbkdf2(password: Uint8Array<ArrayBuffer>, salt: Uint8Array<ArrayBuffer>, iterations: number) {
+    const material = await crypto.subtle.importKey("raw", password, "PBKDF2", false, ["deriveBits"]);
+    const bits = await crypto.subtle.deriveBits(
+      { name: "PBKDF2", hash: "SHA-256", salt, iterations },
+      material,
+      KEY_BYTES * 8,
+    );
+    return new Uint8Array(bits);
+  },
+};
+
 export type PasswordHasherOptions = {
-  iterations?: number;
+  scrypt?: ScryptParams;
   /** Optional server-side secret mixed in with HMAC-SHA-256 before key stretching. */
   pepper?: string | undefined;
 };
@@ -27,24 +75,16 @@ export type PasswordHasher = {
   verify(password: string, stored: string | null): Promise<PasswordCheck>;
 };
 
-type ParsedHash = {
-  iterations: number;
-  peppered: boolean;
-  salt: Uint8Array<ArrayBuffer>;
-  hash: Uint8Array<ArrayBuffer>;
-};
+// How a hash was (or is to be) derived; a stored hash adds the result.
+type Derivation =
+  | { algorithm: "scrypt"; params: ScryptParams; peppered: boolean; salt: Uint8Array<ArrayBuffer> }
+  | { algorithm: "pbkdf2"; iterations: number; peppered: boolean; salt: Uint8Array<ArrayBuffer> };
+type StoredHash = Derivation & { hash: Uint8Array };
 
-/**
- * PBKDF2-SHA-256 through WebCrypto, stored as a PHC-style string
- * `$pbkdf2-sha256$i=<iterations>,p=<0|1>$<salt>$<hash>` so parameters can be raised later:
- * `verify` reports `needsRehash` when a stored hash is weaker than the current settings.
- */
 export function createPasswordHasher(options: PasswordHasherOptions = {}): PasswordHasher {
-  const iterations = options.iterations ?? PBKDF2_MAX_ITERATIONS;
+  const params = options.scrypt ?? DEFAULT_SCRYPT;
   const pepper = options.pepper || undefined;
-  if (!Number.isInteger(iterations) || iterations < 1 || iterations > PBKDF2_MAX_ITERATIONS) {
-    throw new RangeError(`PBKDF2 iterations must be 1..${PBKDF2_MAX_ITERATIONS}`);
-  }
+  if (!acceptable(params)) throw new RangeError("scrypt parameters out of range (N·r·p at most 2^20, 16 MiB+ fits)");
   let pepperKey: Promise<CryptoKey> | undefined;
   const dummySalt = new Uint8Array(SALT_BYTES);
 
@@ -55,47 +95,82 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
     return new Uint8Array(await crypto.subtle.sign("HMAC", await pepperKey, utf8(password)));
   }
 
-  async function derive(password: string, salt: Uint8Array<ArrayBuffer>, rounds: number, peppered: boolean) {
-    const material = await crypto.subtle.importKey("raw", await keyMaterial(password, peppered), "PBKDF2", false, [
-      "deriveBits",
-    ]);
-    const bits = await crypto.subtle.deriveBits(
-      { name: "PBKDF2", hash: "SHA-256", salt, iterations: rounds },
-      material,
-      KEY_BYTES * 8,
-    );
-    return new Uint8Array(bits);
+  async function derive(password: string, stored: Derivation): Promise<Uint8Array> {
+    const material = await keyMaterial(password, stored.peppered);
+    return stored.algorithm === "scrypt"
+      ? keyDerivation.scrypt(material, stored.salt, stored.params)
+      : keyDerivation.pbkdf2(material, stored.salt, stored.iterations);
   }
 
   return {
     async hash(password) {
       const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
-      const hash = await derive(password, salt, iterations, pepper !== undefined);
-      return `$${ALGORITHM}$i=${iterations},p=${pepper ? 1 : 0}$${toBase64Url(salt)}$${toBase64Url(hash)}`;
+      const peppered = pepper !== undefined;
+      const hash = await derive(password, { algorithm: "scrypt", params, peppered, salt });
+      const settings = `ln=${params.logN},r=${params.r},p=${params.p}${peppered ? ",pepper=1" : ""}`;
+      return `$scrypt$${settings}$${toBase64Url(salt)}$${toBase64Url(hash)}`;
     },
 
     async verify(password, stored) {
       const parsed = stored === null ? null : parseHash(stored);
       if (parsed === null) {
         // Same work as a real check, then a guaranteed "no".
-        await derive(password, dummySalt, iterations, pepper !== undefined);
+        await derive(password, { algorithm: "scrypt", params, peppered: pepper !== undefined, salt: dummySalt });
         return { valid: false, needsRehash: false };
       }
-      const candidate = await derive(password, parsed.salt, parsed.iterations, parsed.peppered);
+      const candidate = await derive(password, parsed);
       const valid = await timingSafeEqual(toBase64Url(candidate), toBase64Url(parsed.hash));
-      const weaker = parsed.iterations < iterations || parsed.peppered !== (pepper !== undefined);
-      return { valid, needsRehash: valid && weaker };
+      const current =
+        parsed.algorithm === "scrypt" &&
+        parsed.params.logN === params.logN &&
+        parsed.params.r === params.r &&
+        parsed.params.p === params.p &&
+        parsed.peppered === (pepper !== undefined);
+      return { valid, needsRehash: valid && !current };
     },
   };
 }
 
-const HASH_FORMAT = /^\$pbkdf2-sha256\$i=(\d{1,7}),p=([01])\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/;
+function acceptable({ logN, r, p }: ScryptParams): boolean {
+  const whole = [logN, r, p].every((value) => Number.isInteger(value) && value >= 1);
+  return (
+    whole && logN <= 20 && 2 ** logN * r * p <= MAX_SCRYPT_COST && 128 * r * (2 ** logN + p + 1) <= SCRYPT_MAX_MEMORY
+  );
+}
 
-function parseHash(stored: string): ParsedHash | null {
-  const match = HASH_FORMAT.exec(stored);
-  if (!match) return null;
-  const [, rounds, peppered, salt, hash] = match as unknown as [string, string, string, string, string];
-  const iterations = Number(rounds);
-  if (iterations < 1 || iterations > PBKDF2_MAX_ITERATIONS) return null;
-  return { iterations, peppered: peppered === "1", salt: fromBase64Url(salt), hash: fromBase64Url(hash) };
+const SCRYPT_FORMAT =
+  /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,3}),p=(\d{1,3})(,pepper=1)?\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/;
+const PBKDF2_FORMAT = /^\$pbkdf2-sha256\$i=(\d{1,7}),p=([01])\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/;
+// Cloudflare's runtime refuses PBKDF2 above 100,000 iterations, the most any legacy hash used.
+const PBKDF2_MAX_ITERATIONS = 100_000;
+
+// A stored hash, or null for anything malformed or asking for more work than is allowed.
+function parseHash(stored: string): StoredHash | null {
+  const scryptMatch = SCRYPT_FORMAT.exec(stored);
+  if (scryptMatch) {
+    const [, logN, r, p, pepper, salt, hash] = scryptMatch as unknown as string[];
+    const params = { logN: Number(logN), r: Number(r), p: Number(p) };
+    if (!acceptable(params)) return null;
+    return {
+      algorithm: "scrypt",
+      params,
+      peppered: pepper !== undefined,
+      salt: fromBase64Url(salt as string),
+      hash: fromBase64Url(hash as string),
+    };
+  }
+  const pbkdf2Match = PBKDF2_FORMAT.exec(stored);
+  if (pbkdf2Match) {
+    const [, rounds, peppered, salt, hash] = pbkdf2Match as unknown as string[];
+    const iterations = Number(rounds);
+    if (iterations < 1 || iterations > PBKDF2_MAX_ITERATIONS) return null;
+    return {
+      algorithm: "pbkdf2",
+      iterations,
+      peppered: peppered === "1",
+      salt: fromBase64Url(salt as string),
+      hash: fromBase64Url(hash as string),
+    };
+  }
+  return null;
 }

@@ -51,7 +51,7 @@ describe("npm run create-admin", () => {
         username: ADMIN.username,
         role: "admin",
         status: "active",
-        password_hash: expect.stringMatching(/^\$pbkdf2-sha256\$i=100000,p=0\$/),
+        password_hash: expect.stringMatching(/^\$scrypt\$ln=14,r=8,p=5\$/),
       },
     ]);
   });

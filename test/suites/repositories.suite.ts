@@ -24,7 +24,7 @@ export function repositorySuite(backend: Backend) {
       expect(await usersRepository().findById(user.id)).toEqual(user);
       const credentials = await usersRepository().findCredentialsByEmail(user.email);
       expect(credentials?.user).toEqual(user);
-      expect(credentials?.passwordHash).toMatch(/^\$pbkdf2-sha256\$/);
+      expect(credentials?.passwordHash).toMatch(/^\$scrypt\$/);
       expect(await usersRepository().findCredentialsById(user.id)).toEqual(credentials);
     });
 

@@ -13,6 +13,7 @@ import { createIdempotencyService } from "../../src/idempotency/idempotency.serv
 import { ConflictError, PreconditionFailedError, UnauthorizedError } from "../../src/lib/errors";
 import { newId } from "../../src/lib/ids";
 import { deriveHmacKey } from "../../src/lib/keys";
+import { DEFAULT_SCRYPT, keyDerivation } from "../../src/lib/password";
 import type { UsersRepository } from "../../src/users/users.repository";
 import { createUsersRepository } from "../../src/users/users.repository";
 import { createUsersService } from "../../src/users/users.service";
@@ -51,10 +52,9 @@ export function serviceSuite(backend: Backend) {
         false,
       ],
       ["the right password", async () => ({ email: (await f.seedUser()).email, password: PASSWORD }), true],
-    ])("sign-in with %s → exactly one PBKDF2 derivation of 100,000 iterations", async (_, credentials, succeeds) => {
+    ])("sign-in with %s → exactly one scrypt derivation at today's parameters", async (_, credentials, succeeds) => {
       const { email, password } = await credentials();
-      // Count the key derivations WebCrypto actually performs, not calls into our own code.
-      const deriveBits = vi.spyOn(crypto.subtle, "deriveBits");
+      const derive = vi.spyOn(keyDerivation, "scrypt");
       const outcome = await auth()
         .login(email, password)
         .then(
@@ -63,8 +63,8 @@ export function serviceSuite(backend: Backend) {
         );
       if (succeeds) expect(outcome).toBe("signed in");
       else expect(outcome).toBeInstanceOf(UnauthorizedError);
-      expect(deriveBits).toHaveBeenCalledTimes(1);
-      expect(deriveBits.mock.calls[0]?.[0]).toMatchObject({ name: "PBKDF2", iterations: 100_000 });
+      expect(derive).toHaveBeenCalledTimes(1);
+      expect(derive.mock.calls[0]?.[2]).toEqual(DEFAULT_SCRYPT);
     });
 
     it.each([
