@@ -1,12 +1,12 @@
 // The usual alternative to edge-users, for comparison: Express with better-sqlite3, serving the same
-// public-profile read and user creation (PBKDF2-SHA-256, 100,000 iterations) from one process.
+// public-profile read and user creation (scrypt N=2^14, r=8, p=5, as edge-users hashes) from one process.
 // Usage: node bench/peer/express-sqlite.mjs <port>
-import { pbkdf2, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID, scrypt } from "node:crypto";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import express from "express";
 
-const derive = promisify(pbkdf2);
+const derive = promisify(scrypt);
 const db = new Database(":memory:");
 db.exec(`create table users (
   id text primary key, email text not null unique, username text not null unique, name text not null,
@@ -32,7 +32,7 @@ app.post("/api/users", async (req, res) => {
     return res.status(400).json({ title: "Validation failed" });
   }
   const salt = randomBytes(16);
-  const hash = await derive(password, salt, 100_000, 32, "sha256");
+  const hash = await derive(password, salt, 32, { N: 2 ** 14, r: 8, p: 5, maxmem: 32 * 1024 * 1024 });
   const id = randomUUID();
   const createdAt = Date.now();
   try {
