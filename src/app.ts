@@ -42,7 +42,8 @@ ${Object.values(problemKinds)
   .join("\n")}
 `;
 
-function createApp() {
+/** The app over one database backend (the entry point's choice: D1, or libSQL). */
+export function createApp(backend: DatabaseBackend) {
   const app = createRouter<Services>();
 
   app.use(requestId());
@@ -65,7 +66,7 @@ function createApp() {
       },
     }),
   );
-  app.use(provideServices());
+  app.use(provideServices(backend));
   app.use("/api/*", rateLimit(rateLimitPolicies.api, clientAddress));
   app.use("/api/*", requireUtf8Bodies());
 
@@ -113,11 +114,12 @@ function createApp() {
 }
 
 /** Puts the checked configuration and this request's service graph (src/composition.ts) on the context. */
-function provideServices() {
+function provideServices(backend: DatabaseBackend) {
   return createMiddleware<AppEnv<Services>>(async function provideServices(c, next) {
     const config = readConfig(c.env);
     c.set("config", config);
-    c.set("services", createServices({ env: c.env, config, metrics: c.get("metrics"), defer: deferrer(c) }));
+    const scope = { backend, env: c.env, config, metrics: c.get("metrics"), defer: deferrer(c) };
+    c.set("services", createServices(scope));
     c.set("actor", null);
     await next();
   });
@@ -148,5 +150,3 @@ function methodIndex(routes: readonly { method: string; path: string }[]) {
     return [...methods].sort();
   };
 }
-
-export const app = createApp();

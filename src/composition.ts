@@ -1,4 +1,3 @@
-import { createClient as createLibsqlClient, type Client as LibsqlClient } from "@libsql/client/web";
 import { type AuthService, createAuthService } from "./auth/auth.service";
 import { createCachedSessionsRepository } from "./auth/sessions.cache";
 import { createSessionsRepository, type SessionsRepository } from "./auth/sessions.repository";
@@ -8,9 +7,8 @@ import { createStalePurgesRepository } from "./cache/outbox";
 import { createPurger, type Purger } from "./cache/purger";
 import type { CacheTiers } from "./cache/tiers";
 import type { AppConfig, Bindings } from "./config";
+import type { DatabaseBackend } from "./db/backend";
 import type { Db } from "./db/client";
-import { createD1Database, instrumentD1 } from "./db/d1";
-import { createLibsqlDatabase, instrumentLibsql } from "./db/libsql";
 import type { User } from "./db/schema";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
 import { createIdempotencyRepository } from "./idempotency/idempotency.repository";
@@ -36,6 +34,8 @@ export type Services = {
 
 /** What a request brings to the graph: its bindings, checked configuration, metrics and waitUntil. */
 export type RequestScope = {
+  /** The database, as the entry point chose it. */
+  backend: DatabaseBackend;
   env: Bindings;
   config: AppConfig;
   metrics: RequestMetrics;
@@ -44,11 +44,10 @@ export type RequestScope = {
 };
 
 // What lives as long as the isolate: the memory tier, the hasher (its imported pepper key) and
-// the libSQL client. Everything else is per request.
+// derived keys. Everything else is per request.
 type IsolateState = {
   memory: MemoryCache<User>;
   hasher: PasswordHasher;
-  libsql: LibsqlClient | undefined;
   fingerprintKey: () => Promise<CryptoKey>;
 };
 
@@ -70,22 +69,11 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
         ttlMs: config.memoryCacheTtlSeconds * 1000,
       }),
       hasher: createPasswordHasher({ pepper: config.passwordPepper }),
-      libsql: libsqlClient(env, config),
       fingerprintKey: once(() => deriveHmacKey(config.appSecret, "idempotency-fingerprint")),
     };
     isolates.set(env, state);
   }
   return state;
-}
-
-// A host may hand in its own client (Node uses the file-capable one); Workers use the web client.
-function libsqlClient(env: Bindings, config: AppConfig): LibsqlClient | undefined {
-  if (env.LIBSQL_CLIENT) return env.LIBSQL_CLIENT;
-  if (!config.libsqlUrl) return undefined;
-  if (config.libsqlUrl.startsWith("file:")) {
-    throw new Error("Invalid configuration: LIBSQL_URL file: needs a filesystem; use it with npm run start:node");
-  }
-  return createLibsqlClient({ url: config.libsqlUrl, authToken: config.libsqlAuthToken });
 }
 
 /**
@@ -95,9 +83,9 @@ function libsqlClient(env: Bindings, config: AppConfig): LibsqlClient | undefine
  * pays only for what it touches (an anonymous profile read never builds the auth service).
  */
 export function createServices(scope: RequestScope): Services {
-  const { env, config } = scope;
-  const { memory, hasher, libsql, fingerprintKey } = isolateState(env, config);
-  const repositories = once(() => composeRepositories(scope, openDatabase(scope, libsql), memory));
+  const { backend, env, config, metrics } = scope;
+  const { memory, hasher, fingerprintKey } = isolateState(env, config);
+  const repositories = once(() => composeRepositories(scope, backend.open(env, config, metrics), memory));
   const limiter = once(() => createRateLimiter(env));
   const users = once(() => createUsersService({ users: repositories().users, hasher, config, limiter: limiter() }));
   const auth = once(() => {
@@ -109,7 +97,7 @@ export function createServices(scope: RequestScope): Services {
   );
   const readiness = once(() =>
     createReadinessProbe({
-      pingDatabase: () => (libsql ? libsql.execute("select 1") : env.DB.prepare("select 1").first()),
+      pingDatabase: () => backend.ping(env, config),
       pingCache: () => env.CACHE.get("readiness-probe"),
     }),
   );
@@ -133,16 +121,6 @@ export function createServices(scope: RequestScope): Services {
       return repositories().purger;
     },
   };
-}
-
-// The backend is configuration: libSQL when a client or LIBSQL_URL is given, D1 otherwise. Built
-// per request (its calls report to the request's metrics); Drizzle's handle costs well under a
-// microsecond to make.
-function openDatabase({ env, config, metrics }: RequestScope, libsql: LibsqlClient | undefined): Db {
-  const timeoutMs = config.dbTimeoutMs;
-  return libsql
-    ? createLibsqlDatabase(instrumentLibsql(libsql, metrics, { timeoutMs }))
-    : createD1Database(instrumentD1(env.DB, metrics, { timeoutMs }));
 }
 
 type Repositories = { db: Db; users: UsersRepository; sessions: SessionsRepository; purger: Purger | null };

@@ -1,5 +1,6 @@
 import { createServices } from "./composition";
 import { type Bindings, readConfig } from "./config";
+import type { DatabaseBackend } from "./db/backend";
 import { log } from "./lib/log";
 import { RequestMetrics } from "./lib/metrics";
 
@@ -7,8 +8,12 @@ import { RequestMetrics } from "./lib/metrics";
  * Every minute (the Worker's cron, or a timer on Node): purge cache keys still in the outbox,
  * delete expired sessions and forget expired idempotency keys, so no table grows without bound.
  */
-export async function runHousekeeping(env: Bindings, defer: (task: Promise<unknown>) => void): Promise<void> {
-  const services = createServices({ env, config: readConfig(env), metrics: new RequestMetrics(), defer });
+export async function runHousekeeping(
+  backend: DatabaseBackend,
+  env: Bindings,
+  defer: (task: Promise<unknown>) => void,
+): Promise<void> {
+  const services = createServices({ backend, env, config: readConfig(env), metrics: new RequestMetrics(), defer });
   const purged = (await services.purger?.drain(new Date())) ?? 0;
   const removed = await services.auth.pruneExpiredSessions();
   const forgotten = await services.idempotency.pruneExpired();

@@ -1,12 +1,5 @@
-import { app } from "./app";
-import type { Bindings } from "./config";
-import { runHousekeeping } from "./housekeeping";
+/** The Worker with D1 (the `DB` binding): what `npm start`, `npm test` and `npm run deploy` use. */
+import { d1Backend } from "./db/d1";
+import { createWorker } from "./worker";
 
-export default {
-  fetch: app.fetch,
-
-  /** Cron, every minute (wrangler.toml `[triggers]`). */
-  async scheduled(_controller, env, ctx) {
-    await runHousekeeping(env, (task) => ctx.waitUntil(task));
-  },
-} satisfies ExportedHandler<Bindings>;
+export default createWorker(d1Backend);

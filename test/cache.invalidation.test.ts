@@ -1,13 +1,14 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { app } from "../src/app";
 import { cacheKeys } from "../src/cache/keys";
 import { createKvCache } from "../src/cache/kv-cache";
 import { createMemoryCache } from "../src/cache/memory-cache";
 import { createServices } from "../src/composition";
 import { readConfig } from "../src/config";
+import { d1Backend } from "../src/db/d1";
 import type { User } from "../src/db/schema";
+import worker from "../src/index";
 import { RequestMetrics } from "../src/lib/metrics";
 import { hashSessionToken } from "../src/lib/tokens";
 import { createCachedUsersRepository } from "../src/users/users.cache";
@@ -184,7 +185,7 @@ describe("a read that races a write cannot put the old value back for long", () 
       headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
       body: JSON.stringify({ name: "Fresh" }),
     });
-    expect((await app.fetch(request, bindings, ctx)).status).toBe(200);
+    expect((await worker.fetch(request, bindings, ctx)).status).toBe(200);
     expect(await racingRead).toMatchObject({ name: user.name });
     await Promise.all(fills);
     expect(await env.CACHE.get(cacheKeys.user(user.id), "json")).toMatchObject({ name: user.name }); // the race
@@ -218,7 +219,13 @@ describe("a read that races a write cannot put the old value back for long", () 
     await isolate().fetch("PATCH", `/api/users/${user.id}`, { token, body: { name: "Drained" } });
     // A fill that landed later than even the second purge…
     await env.CACHE.put(cacheKeys.user(user.id), JSON.stringify({ stale: true }));
-    const services = createServices({ env, config: readConfig(env), metrics: new RequestMetrics(), defer: () => {} });
+    const services = createServices({
+      backend: d1Backend,
+      env,
+      config: readConfig(env),
+      metrics: new RequestMetrics(),
+      defer: () => {},
+    });
     expect(await services.purger?.drain(new Date(Date.now() + 60_000))).toBeGreaterThanOrEqual(1);
     // …is gone after the cron, and so is the outbox row.
     expect(await env.CACHE.get(cacheKeys.user(user.id))).toBeNull();
@@ -249,7 +256,13 @@ describe("KV failing during a write", () => {
     });
     expect(res.status).toBe(200);
     expect(await pendingPurges(cacheKeys.user(user.id))).toEqual([cacheKeys.user(user.id)]);
-    const services = createServices({ env, config: readConfig(env), metrics: new RequestMetrics(), defer: () => {} });
+    const services = createServices({
+      backend: d1Backend,
+      env,
+      config: readConfig(env),
+      metrics: new RequestMetrics(),
+      defer: () => {},
+    });
     await services.purger?.drain(new Date(Date.now() + 60_000));
     expect(await pendingPurges(cacheKeys.user(user.id))).toEqual([]);
     expect(await (await isolate().fetch("GET", `/api/users/${user.id}`)).json()).toMatchObject({

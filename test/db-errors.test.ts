@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DatabaseError, isDatabaseUnavailable } from "../src/db/errors";
 import { seedUser } from "./helpers/fixtures";
-import { apiWith, expectProblem } from "./helpers/http";
+import { apiWith, expectProblem, libsqlApiWith } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -39,7 +39,7 @@ describe("which database failures are worth a retry (503) and which are not (500
   });
 });
 
-describe("LIBSQL_URL selects libSQL through its web client", () => {
+describe("the libSQL build (src/index.libsql.ts) reaches LIBSQL_URL through the web client", () => {
   it("an unreachable libSQL server: /ready names the database, reads answer 503 (not D1's data)", async () => {
     vi.spyOn(console, "warn").mockImplementation(() => {});
     vi.spyOn(console, "error").mockImplementation(() => {});
@@ -51,11 +51,11 @@ describe("LIBSQL_URL selects libSQL through its web client", () => {
       .mockImplementation(() => Promise.reject(new TypeError("fetch failed: connection refused")));
     const user = await seedUser(); // in D1: a read served from D1 would find it
     const libsql = { LIBSQL_URL: "http://127.0.0.1:9", CACHE_ENABLED: "false" };
-    const ready = await apiWith(libsql, "GET", "/ready");
+    const ready = await libsqlApiWith(libsql, "GET", "/ready");
     expect(((await ready.json()) as { checks: { database: { status: string } } }).checks.database.status).toBe(
       "failed",
     );
-    const read = await apiWith(libsql, "GET", `/api/users/${user.id}`);
+    const read = await libsqlApiWith(libsql, "GET", `/api/users/${user.id}`);
     await expectProblem(read, 503, "/problems/unavailable");
     expect(read.headers.get("Retry-After")).toMatch(/^\d+$/);
     // Both went to the libSQL server named by LIBSQL_URL, through the web client's fetch.
@@ -66,7 +66,7 @@ describe("LIBSQL_URL selects libSQL through its web client", () => {
 
   it("a file: URL on Workers is a configuration error (500), never silently D1", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
-    const res = await apiWith(
+    const res = await libsqlApiWith(
       { LIBSQL_URL: "file:local.db" },
       "GET",
       "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61",
@@ -74,11 +74,25 @@ describe("LIBSQL_URL selects libSQL through its web client", () => {
     await expectProblem(res, 500, "/problems/internal");
   });
 
+  it("without LIBSQL_URL (or a client) it is a configuration error (500), never silently D1", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await libsqlApiWith({}, "GET", "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61");
+    await expectProblem(res, 500, "/problems/internal");
+  });
+
+  it("the D1 build refuses a LIBSQL_URL (500) rather than serve D1's data while libSQL was meant", async () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const user = await seedUser();
+    const res = await apiWith({ LIBSQL_URL: "libsql://db.example.turso.io" }, "GET", `/api/users/${user.id}`);
+    await expectProblem(res, 500, "/problems/internal");
+    expect(error.mock.calls.flat().join(" ")).toMatch(/LIBSQL_URL is set, but this is the D1 build/);
+  });
+
   it("a libSQL client that never answers → 503 after DB_TIMEOUT_MS", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const never = () => new Promise(() => {});
     const hanging = { execute: never, batch: never, protocol: "http", closed: false };
-    const res = await apiWith(
+    const res = await libsqlApiWith(
       { LIBSQL_CLIENT: hanging, DB_TIMEOUT_MS: "100", CACHE_ENABLED: "false" },
       "GET",
       "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61",

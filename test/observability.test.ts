@@ -57,10 +57,10 @@ describe("one structured log line per request", () => {
   });
 
   it("colo and country come from request.cf", async () => {
-    const { app } = await import("../src/app");
+    const { default: worker } = await import("../src/index");
     const { createExecutionContext } = await import("cloudflare:test");
     const lines = await captureLogs(() =>
-      app.fetch(
+      worker.fetch(
         new Request("http://x/health", { cf: { colo: "AMS", country: "NL" } } as RequestInit),
         env,
         createExecutionContext(),

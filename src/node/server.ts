@@ -5,8 +5,9 @@
  */
 import { serve } from "@hono/node-server";
 import type { Client } from "@libsql/client";
-import { app } from "../app";
+import { createApp } from "../app";
 import { type Bindings, CONFIG_VARIABLES } from "../config";
+import { libsqlBackend } from "../db/libsql";
 import { applyLibsqlMigrations, type Migration } from "../db/libsql-migrations";
 import { runHousekeeping } from "../housekeeping";
 import { rootCauseMessage } from "../lib/errors";
@@ -52,6 +53,7 @@ export async function startNodeServer({
   await applyLibsqlMigrations(client as never, migrations);
   const env = nodeBindings(client);
   const ctx = { waitUntil, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+  const app = createApp(libsqlBackend);
   const server = serve({
     port,
     hostname,
@@ -62,7 +64,7 @@ export async function startNodeServer({
     },
   });
   // The Worker's per-minute cron, as a timer.
-  const housekeeping = setInterval(() => waitUntil(runHousekeeping(env, waitUntil)), 60_000);
+  const housekeeping = setInterval(() => waitUntil(runHousekeeping(libsqlBackend, env, waitUntil)), 60_000);
   housekeeping.unref();
   const close = () => {
     clearInterval(housekeeping);

@@ -5,8 +5,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import { app } from "../../src/app";
 import type { Bindings } from "../../src/config";
+import worker from "../../src/index";
+import libsqlWorker from "../../src/index.libsql";
 import { type BindingCounts, countingD1, countingKV } from "./bindings";
 
 export const BASE = "http://edge-users.test";
@@ -39,14 +40,34 @@ export function api(method: string, path: string, options: RequestOptions = {}):
 }
 
 /** A request to the same app with some bindings or vars replaced (configuration, failing dependencies). */
-export async function apiWith(
+export function apiWith(
   overrides: Partial<Record<keyof Bindings, unknown>>,
   method: string,
   path: string,
   options: RequestOptions = {},
 ): Promise<Response> {
+  return send(worker, overrides, method, path, options);
+}
+
+/** The same, to the libSQL build of the Worker (src/index.libsql.ts). */
+export function libsqlApiWith(
+  overrides: Partial<Record<keyof Bindings, unknown>>,
+  method: string,
+  path: string,
+  options: RequestOptions = {},
+): Promise<Response> {
+  return send(libsqlWorker, overrides, method, path, options);
+}
+
+async function send(
+  to: typeof worker,
+  overrides: Partial<Record<keyof Bindings, unknown>>,
+  method: string,
+  path: string,
+  options: RequestOptions,
+): Promise<Response> {
   const ctx = createExecutionContext();
-  const response = await app.fetch(buildRequest(method, path, options), { ...env, ...overrides } as Bindings, ctx);
+  const response = await to.fetch(buildRequest(method, path, options), { ...env, ...overrides } as Bindings, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
@@ -72,7 +93,7 @@ export function isolate(overrides: Partial<Record<keyof Bindings, unknown>> = {}
     },
     async fetch(method: string, path: string, options: RequestOptions = {}) {
       const ctx = createExecutionContext();
-      const response = await app.fetch(buildRequest(method, path, options), bindings, ctx);
+      const response = await worker.fetch(buildRequest(method, path, options), bindings, ctx);
       await waitOnExecutionContext(ctx);
       return response;
     },
