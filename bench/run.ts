@@ -11,10 +11,11 @@ import { gzipSync } from "node:zlib";
 import { type ChartRow, throughputChart } from "./lib/chart";
 import { call, type Member, ratio, seedPopulation } from "./lib/client";
 import { descendants } from "./lib/cpu";
-import { measureStartup, startWorkers, withBuiltWorker } from "./lib/harness";
-import { type Measurement, measureAll, median, ROUNDS, type Scenario } from "./lib/measure";
+import { ENTRIES, measureStartups, startWorkers, withBuiltWorker } from "./lib/harness";
+import { type Measurement, measureAll, ROUNDS, type Scenario } from "./lib/measure";
 import { mixedStep } from "./lib/mix";
-import { markdownTable, type Row } from "./lib/report";
+import { markdownTable, type Row, startupTable } from "./lib/report";
+import type { Startup } from "./lib/startup";
 
 const PASSWORD = "benchmark passphrase";
 const POPULATION_SIZE = 20;
@@ -25,29 +26,34 @@ const jsonBody = { "content-type": "application/json" };
 // production), still far above any read's p99 on this machine.
 const REPURGE_DELAY_MS = 400;
 const WRITE_SETTLE_MS = REPURGE_DELAY_MS + 200;
+const STARTUP_RUNS = 5;
 
 type Peer = { url: URL; pid: number; node: string; process: ChildProcess };
 type GroupedScenario = Scenario & { group: ChartRow["group"] };
 
 await withBuiltWorker(benchmark);
 
+type Built = { bundle: Buffer; libsqlBundle: Buffer; startup: Startup };
+
 async function benchmark(scriptPath: string) {
-  // 1. The bundle as deployed, and how long workerd takes to answer its first request.
-  const bundle = readFileSync(scriptPath);
-  const startups: number[] = [];
-  for (let i = 0; i < 3; i++) startups.push(await measureStartup(scriptPath));
+  // 1. The bundles as deployed (D1, and libSQL), and start-up against the hello-world Worker's.
+  const built: Built = {
+    bundle: readFileSync(scriptPath),
+    libsqlBundle: await withBuiltWorker(async (path) => readFileSync(path), ENTRIES.libsql),
+    startup: await measureStartups(scriptPath, STARTUP_RUNS),
+  };
 
   // 2. The Worker, the ceiling and the peer, side by side.
   const peer = await startPeer();
   process.once("exit", () => peer.process.kill());
   try {
-    await measureSideBySide(scriptPath, bundle, startups, peer);
+    await measureSideBySide(scriptPath, built, peer);
   } finally {
     peer.process.kill();
   }
 }
 
-async function measureSideBySide(scriptPath: string, bundle: Buffer, startups: number[], peer: Peer) {
+async function measureSideBySide(scriptPath: string, built: Built, peer: Peer) {
   const { mf, url, hosts } = await startWorkers(scriptPath, {
     withoutLimits: true,
     vars: { CACHE_REPURGE_DELAY_MS: String(REPURGE_DELAY_MS) },
@@ -96,7 +102,7 @@ async function measureSideBySide(scriptPath: string, bundle: Buffer, startups: n
     }
     report(
       scenarios.map((s, i) => ({ group: s.group, ...(measured[i] as Measurement) })),
-      { bundle, startupMs: Math.round(median(startups)), peerNode: peer.node },
+      { ...built, peerNode: peer.node },
     );
   } finally {
     await mf.dispose();
@@ -227,7 +233,7 @@ function defineScenarios({
 // Prints the table and targets; writes bench.json, bench.md (the README's table) and bench.svg.
 function report(
   results: (Measurement & { group: ChartRow["group"] })[],
-  { bundle, startupMs, peerNode }: { bundle: Buffer; startupMs: number; peerNode: string },
+  { bundle, libsqlBundle, startup, peerNode }: Built & { peerNode: string },
 ) {
   const named = (name: string) => results.find((r) => r.scenario === name) as Measurement;
   const ceiling = named("hello-world Worker (ceiling)").requestsPerSecond;
@@ -280,7 +286,8 @@ function report(
         "D1 queries and KV operations made before the response (Server-Timing); post-response work (cache fills, purges) is in the CPU, not in these counts",
     },
     bundle: { rawBytes: bundle.length, gzipBytes: gzipSync(bundle).length },
-    startupMs,
+    libsqlBundle: { rawBytes: libsqlBundle.length, gzipBytes: gzipSync(libsqlBundle).length },
+    startup,
     scenarios: rows,
     targets,
   };
@@ -291,11 +298,15 @@ function report(
       scenario: row.scenario.length > 36 ? `${row.scenario.slice(0, 35)}…` : row.scenario,
     })),
   );
-  console.log(`bundle ${bench.bundle.rawBytes} bytes, ${bench.bundle.gzipBytes} gzipped; start-up ${startupMs} ms`);
+  console.log(
+    `bundle (D1) ${bench.bundle.rawBytes} bytes, ${bench.bundle.gzipBytes} gzipped; ` +
+      `libSQL build ${bench.libsqlBundle.rawBytes} bytes, ${bench.libsqlBundle.gzipBytes} gzipped`,
+  );
+  console.table(startup.runs ? { app: startup.app, hello: startup.hello } : {});
   console.table(targets);
   const resultFile = (file: string) => new URL(`./results/${file}`, import.meta.url);
   writeFileSync(resultFile("bench.json"), `${JSON.stringify(bench, null, 2)}\n`);
-  writeFileSync(resultFile("bench.md"), markdownTable(rows));
+  writeFileSync(resultFile("bench.md"), `${markdownTable(rows)}\n${startupTable(startup)}`);
   writeFileSync(
     resultFile("bench.svg"),
     throughputChart(

@@ -6,31 +6,46 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { convertV4MiniflareOptions, type LegacyWorkerOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import {
+  evaluationCpuMs,
+  firstAnswer,
+  HELLO_WORLD_SOURCE,
+  helloWorldModule,
+  medianSample,
+  type Startup,
+  type StartupSample,
+} from "./startup";
 
 const root = new URL("../..", import.meta.url).pathname;
 
 type Build = { scriptPath: string; remove(): void };
 
+/** The Worker's entry points: D1 (what `npm run deploy` uploads) and libSQL (`npm run deploy:libsql`). */
+export const ENTRIES = { d1: "src/index.ts", libsql: "src/index.libsql.ts" } as const;
+
 // The bundle `wrangler deploy` would upload, in a temporary directory (`remove` deletes it).
-function buildWorker(): Build {
+function buildWorker(entry: string): Build {
   const outdir = mkdtempSync(join(tmpdir(), "edge-users-build-"));
   // wrangler's errors reach the terminal (and CI's log); its progress output does not.
-  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
+  execFileSync("wrangler", ["deploy", entry, "--dry-run", "--outdir", outdir], {
     cwd: root,
     stdio: ["ignore", "ignore", "inherit"],
   });
   return {
-    scriptPath: join(outdir, "index.js"),
+    scriptPath: join(outdir, `${basename(entry, ".ts")}.js`),
     remove: () => rmSync(outdir, { recursive: true, force: true }),
   };
 }
 
 /** Builds the Worker, runs `use` on the bundle's path, and removes the build whatever happens. */
-export async function withBuiltWorker<T>(use: (scriptPath: string) => Promise<T>): Promise<T> {
-  const build = buildWorker();
+export async function withBuiltWorker<T>(
+  use: (scriptPath: string) => Promise<T>,
+  entry: string = ENTRIES.d1,
+): Promise<T> {
+  const build = buildWorker(entry);
   try {
     return await use(build.scriptPath);
   } finally {
@@ -73,8 +88,10 @@ function appWorker(scriptPath: string, { vars = {}, withoutLimits = false }: Har
   } as LegacyWorkerOptions;
 }
 
+type LaunchOptions = Parameters<typeof convertV4MiniflareOptions>[0];
+
 // Miniflare 5 takes a new options shape; the v4 shape (wrangler's own vocabulary) converts to it.
-function launch(options: Parameters<typeof convertV4MiniflareOptions>[0]): Miniflare {
+function launch(options: LaunchOptions): Miniflare {
   return new Miniflare(convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, ...options }));
 }
 
@@ -136,22 +153,24 @@ export async function startWorkers(scriptPath: string, options: HarnessOptions =
 }
 
 /**
- * Start-up: from launching workerd with the app alone (as `wrangler dev` or a fresh machine
- * would) to the app's first answered request (`GET /health`), in milliseconds. Includes
- * Miniflare's own start (its loopback server, writing workerd's config), which the edge does not
- * have, and the bundle's parse and top-level evaluation, which it does.
+ * Start-up of the app and of the hello-world Worker, interleaved run by run so a slow moment of
+ * the machine falls on both (bench/lib/startup.ts says what each figure is). The app's first
+ * request is `GET /health`: the whole middleware chain, no database.
  */
-export async function measureStartup(scriptPath: string): Promise<number> {
-  const launched = performance.now();
-  const mf = launch({ workers: [{ ...appWorker(scriptPath, { withoutLimits: true }), name: "app" }] } as Parameters<
-    typeof convertV4MiniflareOptions
-  >[0]);
-  try {
-    const res = await mf.dispatchFetch("http://localhost/health");
-    await res.arrayBuffer();
-    if (!res.ok) throw new Error(`GET /health answered ${res.status} at start-up`);
-    return performance.now() - launched;
-  } finally {
-    await mf.dispose();
+export async function measureStartups(scriptPath: string, runs: number): Promise<Startup> {
+  const helloPath = helloWorldModule(dirname(scriptPath));
+  const app = { ...appWorker(scriptPath, { withoutLimits: true }), name: "app" };
+  const hello = { name: "hello", modules: true, script: HELLO_WORLD_SOURCE, compatibilityDate: app.compatibilityDate };
+  const samples = { app: [] as StartupSample[], hello: [] as StartupSample[] };
+  for (let run = 0; run < runs; run++) {
+    samples.hello.push({
+      evaluationCpuMs: evaluationCpuMs(helloPath),
+      ...(await firstAnswer(() => launch({ workers: [hello] } as LaunchOptions), "/")),
+    });
+    samples.app.push({
+      evaluationCpuMs: evaluationCpuMs(scriptPath),
+      ...(await firstAnswer(() => launch({ workers: [app] } as LaunchOptions), "/health")),
+    });
   }
+  return { app: medianSample(samples.app), hello: medianSample(samples.hello), runs };
 }
