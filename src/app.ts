@@ -1,4 +1,3 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
@@ -7,6 +6,8 @@ import { timing } from "hono/timing";
 import { authRouter } from "./auth/auth.routes";
 import { createServices, type Services } from "./composition";
 import { readConfig } from "./config";
+import type { DatabaseBackend } from "./db/backend";
+import { docsRouter } from "./docs/docs.routes";
 import { healthRouter } from "./health/health.routes";
 import { MAX_BODY_BYTES, problemResponse, toAppError } from "./http/problem";
 import { type AppEnv, createRouter } from "./http/router";
@@ -90,7 +91,7 @@ export function createApp(backend: DatabaseBackend) {
       { name: "Reference", description: "What problem types mean" },
     ],
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "edge-users API" }));
+  app.route("/", docsRouter);
 
   const allowedMethods = methodIndex(app.routes);
 

@@ -5,8 +5,9 @@ import { readConfig } from "../config";
 import type { AppEnv } from "../http/router";
 
 // Response headers for a JSON API: nothing on it may be framed, sniffed, scripted or leak a
-// referrer. The docs page is the one HTML page; it loads the API reference from Scalar's CDN, so it
-// gets a CSP that allows exactly that.
+// referrer. The docs page is the one HTML page: its scripts come from this origin only (the API
+// reference is a static asset of this Worker), it calls only this origin, and Scalar's stylesheets
+// need inline styles; nothing else is allowed.
 const apiHeaders = secureHeaders({
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
   xFrameOptions: "DENY",
@@ -17,12 +18,13 @@ const apiHeaders = secureHeaders({
 
 const docsHeaders = secureHeaders({
   contentSecurityPolicy: {
-    defaultSrc: ["'self'"],
-    scriptSrc: ["'self'", "'unsafe-inline'", "https://cdn.jsdelivr.net"],
-    styleSrc: ["'self'", "'unsafe-inline'", "https://cdn.jsdelivr.net", "https://fonts.scalar.com"],
-    fontSrc: ["'self'", "https://fonts.scalar.com"],
+    defaultSrc: ["'none'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'", "'unsafe-inline'"],
     imgSrc: ["'self'", "data:"],
     connectSrc: ["'self'"],
+    baseUri: ["'none'"],
+    formAction: ["'none'"],
     frameAncestors: ["'none'"],
   },
   xFrameOptions: "DENY",

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { SCALAR_VERSION } from "../../src/docs/docs.routes";
 import { rateLimitPolicies } from "../../src/limits/policies";
 
 const toml = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
@@ -18,5 +19,14 @@ describe("wrangler.toml and the code agree", () => {
     }));
     expect(configured).toEqual(expect.arrayContaining(announced));
     expect(configured).toHaveLength(announced.length);
+  });
+});
+
+describe("package.json and the code agree", () => {
+  it("/docs loads the Scalar version package.json pins (exactly), which build:assets copies", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      devDependencies: Record<string, string>;
+    };
+    expect(pkg.devDependencies["@scalar/api-reference"]).toBe(SCALAR_VERSION);
   });
 });
