@@ -2,7 +2,6 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
-import { timing } from "hono/timing";
 import { authRouter } from "./auth/auth.routes";
 import { createServices, type Services } from "./composition";
 import { readConfig } from "./config";
@@ -22,7 +21,7 @@ import { rateLimitPolicies } from "./limits/policies";
 import { corsFromConfig, securityHeaders } from "./middleware/edge-security";
 import { requireJsonBodies, requireUtf8Bodies } from "./middleware/json-body";
 import { clientAddress, rateLimit } from "./middleware/rate-limit";
-import { serverTimingMetrics } from "./middleware/server-timing";
+import { serverTiming } from "./middleware/server-timing";
 import { observeRequests } from "./observability/observe-requests";
 import { problemsRouter } from "./problems/problems.routes";
 import { usersRouter } from "./users/users.routes";
@@ -51,8 +50,7 @@ export function createApp(backend: DatabaseBackend) {
   app.use(observeRequests());
   app.use(securityHeaders());
   app.use(corsFromConfig());
-  app.use(timing({ totalDescription: "total" }));
-  app.use(serverTimingMetrics());
+  app.use(serverTiming());
   app.use(async function defaultCacheControl(c, next) {
     await next();
     if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");

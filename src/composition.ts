@@ -79,88 +79,136 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
 /**
  * The composition root: the one place a request's object graph is built. Bindings are wrapped to
  * report to the request's metrics, repositories sit over them, the cache decorates the
- * repositories, services sit over those. Each service is built on its first use, so a request
- * pays only for what it touches (an anonymous profile read never builds the auth service).
+ * repositories, services sit over those. Every piece is made on its first use, so a request pays
+ * only for what it touches: a public profile from the memory tier builds the users service and
+ * its repository, never the sessions, the auth service or the purger.
  */
 export function createServices(scope: RequestScope): Services {
-  const { backend, env, config, metrics } = scope;
-  const { memory, hasher, fingerprintKey } = isolateState(env, config);
-  const repositories = once(() => composeRepositories(scope, backend.open(env, config, metrics), memory));
-  const limiter = once(() => createRateLimiter(env));
-  const users = once(() => createUsersService({ users: repositories().users, hasher, config, limiter: limiter() }));
-  const auth = once(() => {
-    const { users, sessions } = repositories();
-    return createAuthService({ users, sessions, hasher, config, limiter: limiter() });
-  });
-  const idempotency = once(() =>
-    createIdempotencyService(createIdempotencyRepository(repositories().db), { fingerprintKey }),
-  );
-  const readiness = once(() =>
-    createReadinessProbe({
-      pingDatabase: () => backend.ping(env, config),
-      pingCache: () => env.CACHE.get("readiness-probe"),
-    }),
-  );
-  return {
-    get users() {
-      return users();
-    },
-    get auth() {
-      return auth();
-    },
-    get limiter() {
-      return limiter();
-    },
-    get idempotency() {
-      return idempotency();
-    },
-    get readiness() {
-      return readiness();
-    },
-    get purger() {
-      return repositories().purger;
-    },
-  };
+  return new RequestServices(scope, isolateState(scope.env, scope.config));
 }
 
-type Repositories = { db: Db; users: UsersRepository; sessions: SessionsRepository; purger: Purger | null };
+// Lazy getters on a class rather than closures in an object: one allocation per request, on every
+// request's path (bench:profile).
+class RequestServices implements Services {
+  #db: Db | undefined;
+  #tiers: CacheTiers | null | undefined;
+  #usersRepository: UsersRepository | undefined;
+  #sessionsRepository: SessionsRepository | undefined;
+  #users: UsersService | undefined;
+  #auth: AuthService | undefined;
+  #limiter: RateLimiter | undefined;
+  #idempotency: IdempotencyService | undefined;
+  #readiness: ReadinessProbe | undefined;
 
-// The repositories, decorated by the cache tiers when the cache is on.
-function composeRepositories(
-  { env, config, metrics, defer }: RequestScope,
-  db: Db,
-  memory: MemoryCache<User>,
-): Repositories {
-  const recordStale = config.cacheEnabled;
-  const users = createUsersRepository(db, { recordStale });
-  const sessions = createSessionsRepository(db, { recordStale });
-  if (!config.cacheEnabled) return { db, users, sessions, purger: null };
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly isolate: IsolateState,
+  ) {}
 
-  const kv = createKvCache(instrumentKV(env.CACHE, metrics), { readTimeoutMs: KV_READ_TIMEOUT_MS });
-  const purger = createPurger({
-    kv,
-    memory,
-    outbox: createStalePurgesRepository(db),
-    defer,
-    repurgeDelayMs: config.cacheRepurgeDelayMs,
-  });
-  const tiers: CacheTiers = {
-    memory,
-    kv,
-    purger,
-    metrics,
-    defer,
-    kvTtlSeconds: KV_TTL_SECONDS,
-    // Always well inside the second purge's delay: a racing fill lands before that purge.
-    fillWindowMs: Math.min(1000, config.cacheRepurgeDelayMs / 2),
-  };
-  const cachedUsers = createCachedUsersRepository(users, tiers);
-  return {
-    db,
-    users: cachedUsers,
-    sessions: createCachedSessionsRepository(sessions, cachedUsers, tiers),
-    purger,
-  };
+  get users(): UsersService {
+    const { config } = this.scope;
+    this.#users ??= createUsersService({
+      users: this.usersRepository,
+      hasher: this.isolate.hasher,
+      config,
+      limiter: this.limiter,
+    });
+    return this.#users;
+  }
+
+  get auth(): AuthService {
+    this.#auth ??= createAuthService({
+      users: this.usersRepository,
+      sessions: this.sessionsRepository,
+      hasher: this.isolate.hasher,
+      config: this.scope.config,
+      limiter: this.limiter,
+    });
+    return this.#auth;
+  }
+
+  get limiter(): RateLimiter {
+    this.#limiter ??= createRateLimiter(this.scope.env);
+    return this.#limiter;
+  }
+
+  get idempotency(): IdempotencyService {
+    // Over the same handle as the users repository: its completion joins the write's batch.
+    this.#idempotency ??= createIdempotencyService(createIdempotencyRepository(this.db), {
+      fingerprintKey: this.isolate.fingerprintKey,
+    });
+    return this.#idempotency;
+  }
+
+  get readiness(): ReadinessProbe {
+    const { backend, env, config } = this.scope;
+    this.#readiness ??= createReadinessProbe({
+      pingDatabase: () => backend.ping(env, config),
+      pingCache: () => env.CACHE.get("readiness-probe"),
+    });
+    return this.#readiness;
+  }
+
+  get purger(): Purger | null {
+    return this.tiers?.purger ?? null;
+  }
+
+  private get db(): Db {
+    const { backend, env, config, metrics } = this.scope;
+    this.#db ??= backend.open(env, config, metrics);
+    return this.#db;
+  }
+
+  // The cache tiers of this request, or null when the cache is off (CACHE_ENABLED=false).
+  private get tiers(): CacheTiers | null {
+    if (this.#tiers !== undefined) return this.#tiers;
+    const { env, config, metrics, defer } = this.scope;
+    if (!config.cacheEnabled) {
+      this.#tiers = null;
+      return null;
+    }
+    const { memory } = this.isolate;
+    const kv = createKvCache(instrumentKV(env.CACHE, metrics), { readTimeoutMs: KV_READ_TIMEOUT_MS });
+    const purger = createPurger({
+      kv,
+      memory,
+      outbox: createStalePurgesRepository(this.db),
+      defer,
+      repurgeDelayMs: config.cacheRepurgeDelayMs,
+    });
+    this.#tiers = {
+      memory,
+      kv,
+      purger,
+      metrics,
+      defer,
+      kvTtlSeconds: KV_TTL_SECONDS,
+      // Always well inside the second purge's delay: a racing fill lands before that purge.
+      fillWindowMs: Math.min(1000, config.cacheRepurgeDelayMs / 2),
+    };
+    return this.#tiers;
+  }
+
+  // The repositories, decorated by the cache tiers when the cache is on.
+  private get usersRepository(): UsersRepository {
+    if (!this.#usersRepository) {
+      const repository = createUsersRepository(this.db, { recordStale: this.scope.config.cacheEnabled });
+      const tiers = this.tiers;
+      this.#usersRepository = tiers ? createCachedUsersRepository(repository, tiers) : repository;
+    }
+    return this.#usersRepository;
+  }
+
+  private get sessionsRepository(): SessionsRepository {
+    if (!this.#sessionsRepository) {
+      const repository = createSessionsRepository(this.db, { recordStale: this.scope.config.cacheEnabled });
+      const tiers = this.tiers;
+      this.#sessionsRepository = tiers
+        ? createCachedSessionsRepository(repository, this.usersRepository, tiers)
+        : repository;
+    }
+    return this.#sessionsRepository;
+  }
 }
 
 // A value made on its first use and kept.
