@@ -1,4 +1,3 @@
-import { scrypt } from "node:crypto";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { fromBase64Url, toBase64Url, utf8 } from "./encoding";
 
@@ -34,12 +33,18 @@ const SCRYPT_MAX_MEMORY = 32 * 1024 * 1024;
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 
+// node:crypto is loaded with the first hash, not at start-up: in workerd its module graph costs an
+// isolate about 13 ms of start-up CPU (wrangler check startup), and most isolates only serve reads.
+let scryptModule: Promise<typeof import("node:crypto").scrypt> | undefined;
+const loadScrypt = () => (scryptModule ??= import("node:crypto").then((crypto) => crypto.scrypt));
+
 /**
  * The key derivations, behind one object so tests can count them (a sign-in does exactly one,
  * known account or not). Nothing else should replace these.
  */
 export const keyDerivation = {
-  scrypt(password: Uint8Array, salt: Uint8Array, { logN, r, p }: ScryptParams): Promise<Uint8Array> {
+  async scrypt(password: Uint8Array, salt: Uint8Array, { logN, r, p }: ScryptParams): Promise<Uint8Array> {
+    const scrypt = await loadScrypt();
     return new Promise((resolve, reject) => {
       scrypt(password, salt, KEY_BYTES, { N: 2 ** logN, r, p, maxmem: SCRYPT_MAX_MEMORY }, (error, key) =>
         error ? reject(error) : resolve(new Uint8Array(key)),
