@@ -1,6 +1,8 @@
 /**
- * npm run start:node [-- --port 8788]: edge-users on Node with libSQL (LIBSQL_URL, by default a
- * local file) and in-memory cache and limits. Migrations are applied at start.
+ * npm run start:node [-- --port 8788] [--host ::] [--no-rate-limits]: edge-users on Node with
+ * libSQL (LIBSQL_URL, by default a local file) and in-memory cache and limits. Migrations are
+ * applied at start. `--no-rate-limits` turns every limit off, loudly, for load tests and test
+ * suites on one machine; it is a flag of this command, never configuration a deployment carries.
  */
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
@@ -10,7 +12,15 @@ import { DEFAULT_LIBSQL_URL, DEFAULT_NODE_PORT, ensureDatabaseDirectory, localAp
 import { readMigrations } from "./node/migrations";
 import { startNodeServer } from "./node/server";
 
-const { values } = parseArgs({ options: { port: { type: "string" }, host: { type: "string" } }, strict: true });
+const { values } = parseArgs({
+  options: {
+    port: { type: "string" },
+    host: { type: "string" },
+    "rate-limits": { type: "boolean", default: true },
+  },
+  allowNegative: true,
+  strict: true,
+});
 const url = process.env.LIBSQL_URL || DEFAULT_LIBSQL_URL;
 ensureDatabaseDirectory(url);
 // A local database file gets a local secret beside it; any other database needs APP_SECRET set.
@@ -34,5 +44,7 @@ await startNodeServer({
   migrations: readMigrations(),
   port,
   hostname: values.host,
+  rateLimits: values["rate-limits"],
 });
+if (!values["rate-limits"]) log("warn", "rate limits are OFF (--no-rate-limits): every request is let through");
 log("info", `edge-users on Node: http://${values.host ?? "127.0.0.1"}:${port} (database ${url.split("?")[0]})`);
