@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runAutocannon, seedPopulation } from "./lib/client";
-import { startWorkers, withBuiltWorker } from "./lib/harness";
+import { ENTRIES, startWorkers, withBuiltWorker } from "./lib/harness";
 
 const INSPECTOR_PORT = 9231;
 const REQUESTS = 6000;
@@ -22,7 +22,7 @@ type CallFrame = { functionName: string; url: string; lineNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; children?: number[] };
 type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
 
-await withBuiltWorker(profileWorker);
+await withBuiltWorker(profileWorker, ENTRIES.d1, { minify: false });
 
 async function profileWorker(scriptPath: string) {
   const { mf, url, hosts } = await startWorkers(scriptPath, { withoutLimits: true, inspectorPort: INSPECTOR_PORT });

@@ -14,6 +14,7 @@ import { descendants } from "./lib/cpu";
 import { ENTRIES, measureStartups, startWorkers, withBuiltWorker } from "./lib/harness";
 import { type Measurement, measureAll, ROUNDS, type Scenario } from "./lib/measure";
 import { mixedStep } from "./lib/mix";
+import { type NodeApp, startNodeApp } from "./lib/node-app";
 import { markdownTable, type Row, startupTable } from "./lib/report";
 import type { Startup } from "./lib/startup";
 
@@ -43,17 +44,22 @@ async function benchmark(scriptPath: string) {
     startup: await measureStartups(scriptPath, STARTUP_RUNS),
   };
 
-  // 2. The Worker, the ceiling and the peer, side by side.
+  // 2. The Worker, the ceiling, edge-users on Node and the Express peer, side by side.
   const peer = await startPeer();
-  process.once("exit", () => peer.process.kill());
+  const nodeApp = await startNodeApp();
+  process.once("exit", () => {
+    peer.process.kill();
+    nodeApp.stop();
+  });
   try {
-    await measureSideBySide(scriptPath, built, peer);
+    await measureSideBySide(scriptPath, built, peer, nodeApp);
   } finally {
     peer.process.kill();
+    nodeApp.stop();
   }
 }
 
-async function measureSideBySide(scriptPath: string, built: Built, peer: Peer) {
+async function measureSideBySide(scriptPath: string, built: Built, peer: Peer, nodeApp: NodeApp) {
   const { mf, url, hosts } = await startWorkers(scriptPath, {
     withoutLimits: true,
     vars: { CACHE_REPURGE_DELAY_MS: String(REPURGE_DELAY_MS) },
@@ -77,6 +83,10 @@ async function measureSideBySide(scriptPath: string, built: Built, peer: Peer) {
       { url, host: hosts.app },
       { size: POPULATION_SIZE, domain: "bench.test", prefix: "mixer", password: PASSWORD },
     );
+    const nodeMembers = await seedPopulation(
+      { url: nodeApp.url, host: "node" },
+      { size: POPULATION_SIZE, domain: "bench.test", password: PASSWORD },
+    );
     const peerIds: string[] = [];
     for (let i = 0; i < POPULATION_SIZE; i++) {
       const user = await call({ url: peer.url, host: "peer" }, "/api/users", {
@@ -86,10 +96,18 @@ async function measureSideBySide(scriptPath: string, built: Built, peer: Peer) {
       peerIds.push(String(user.id));
     }
 
-    const scenarios = defineScenarios({ hosts, members, mixMembers, peerIds, peerPid: peer.pid });
+    const scenarios = defineScenarios({
+      hosts,
+      members,
+      mixMembers,
+      nodeMembers,
+      nodePid: nodeApp.pid,
+      peerIds,
+      peerPid: peer.pid,
+    });
     const measured = await measureAll(
       scenarios,
-      (scenario) => (scenario.group === "peer" ? peer.url : url),
+      (scenario) => (scenario.group === "peer" ? peer.url : scenario.group === "node" ? nodeApp.url : url),
       (round) => process.stdout.write(`  round ${round} of ${ROUNDS} done\n`),
     );
     const failed = measured.filter((m) => m.errors > 0);
@@ -113,12 +131,16 @@ function defineScenarios({
   hosts,
   members,
   mixMembers,
+  nodeMembers,
+  nodePid,
   peerIds,
   peerPid,
 }: {
   hosts: Awaited<ReturnType<typeof startWorkers>>["hosts"];
   members: Member[];
   mixMembers: Member[];
+  nodeMembers: Member[];
+  nodePid: number;
   peerIds: string[];
   peerPid: number;
 }): GroupedScenario[] {
@@ -131,7 +153,8 @@ function defineScenarios({
     headers: { host: hosts.app, ...headers },
   });
   const readLoad = { requests: 4000, warmup: 500, serverPids: workerd };
-  const hashingLoad = { requests: 300, warmup: 30, serverPids: workerd, settleMs: WRITE_SETTLE_MS };
+  // A scrypt hash is about 150 ms of CPU: 60 creates or sign-ins a round measure one well enough.
+  const hashingLoad = { requests: 60, warmup: 10, serverPids: workerd, settleMs: WRITE_SETTLE_MS };
   return [
     {
       group: "ceiling",
@@ -209,6 +232,25 @@ function defineScenarios({
       },
     },
     {
+      group: "node",
+      name: "edge-users on Node: profile read",
+      ...readLoad,
+      serverPids: () => [nodePid],
+      request: (n) => ({ path: `/api/users/${nodeMembers[n % nodeMembers.length]?.id}`, headers: {} }),
+    },
+    {
+      group: "node",
+      name: "edge-users on Node: create user",
+      ...hashingLoad,
+      serverPids: () => [nodePid],
+      request: (n) => ({
+        method: "POST",
+        path: "/api/users",
+        headers: jsonBody,
+        body: JSON.stringify({ email: `nnew${n}@bench.test`, username: `nnew${n}`, name: "New", password: PASSWORD }),
+      }),
+    },
+    {
       group: "peer",
       name: "Express + better-sqlite3: profile read",
       ...readLoad,
@@ -244,9 +286,9 @@ function report(
     vsHelloWorld: ratio(r.requestsPerSecond, ceiling),
     // Reads against Express's read, creation against Express's creation; nothing else has a peer.
     vsExpress:
-      r.group === "read"
+      r.group === "read" || r.scenario === "edge-users on Node: profile read"
         ? ratio(r.requestsPerSecond, expressRead)
-        : r.scenario === "create user"
+        : r.scenario === "create user" || r.scenario === "edge-users on Node: create user"
           ? ratio(r.requestsPerSecond, expressCreate)
           : null,
   }));
@@ -266,6 +308,10 @@ function report(
       measured: `${uncached.totals.dbQueries} in ${uncached.totals.requests} requests`,
     },
     cachedReadVsExpress: { target: "> 1.00", measured: ratio(cached.requestsPerSecond, expressRead) },
+    nodeReadVsExpressOnNode: {
+      target: ">= 1.00",
+      measured: ratio(named("edge-users on Node: profile read").requestsPerSecond, expressRead),
+    },
   };
   const cores = os.cpus().length;
   const bench = {
@@ -277,7 +323,7 @@ function report(
       rounds: ROUNDS,
       statistic: "median of rounds, rounds interleaved across scenarios",
       requestsPerRound:
-        "4,000 reads (2,000 for the admin list and the limited read, 3,000 mixed), 300 creates and logins, after a warm-up",
+        "4,000 reads (2,000 for the admin list and the limited read, 3,000 mixed), 60 creates and sign-ins (scrypt), after a warm-up",
       rateLimits: "off, except in the scenario named for them",
       cacheRepurgeDelayMs: REPURGE_DELAY_MS,
       logLevel: "warn",

@@ -1,15 +1,21 @@
-export type ChartRow = { name: string; requestsPerSecond: number; group: "ceiling" | "read" | "write" | "peer" };
+export type ChartRow = {
+  name: string;
+  requestsPerSecond: number;
+  group: "ceiling" | "read" | "write" | "node" | "peer";
+};
 
 const colours: Record<ChartRow["group"], string> = {
   ceiling: "#404040",
   read: "#f38020",
   write: "#fbad41",
+  node: "#5b8def",
   peer: "#8a8a8a",
 };
 
 /**
  * A horizontal bar chart of throughput as an SVG, with the hello-world ceiling marked: edge-users
- * in Cloudflare orange (reads dark, writes light), the ceiling dark grey, the Express peer grey. On
+ * in Cloudflare orange (reads dark, writes light), edge-users on Node blue, the ceiling dark grey, the
+ * Express peer grey. On
  * a white ground, so it reads the same in a dark-mode viewer.
  */
 export function throughputChart(rows: ChartRow[], ceiling: number, cores: number): string {

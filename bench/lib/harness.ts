@@ -27,10 +27,10 @@ type Build = { scriptPath: string; remove(): void };
 export const ENTRIES = { d1: "src/index.ts", libsql: "src/index.libsql.ts" } as const;
 
 // The bundle `wrangler deploy` would upload, in a temporary directory (`remove` deletes it).
-function buildWorker(entry: string): Build {
+function buildWorker(entry: string, { minify }: { minify: boolean }): Build {
   const outdir = mkdtempSync(join(tmpdir(), "edge-users-build-"));
   // wrangler's errors reach the terminal (and CI's log); its progress output does not.
-  execFileSync("wrangler", ["deploy", entry, "--dry-run", "--outdir", outdir], {
+  execFileSync("wrangler", ["deploy", entry, "--dry-run", "--outdir", outdir, ...(minify ? [] : ["--no-minify"])], {
     cwd: root,
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -44,8 +44,10 @@ function buildWorker(entry: string): Build {
 export async function withBuiltWorker<T>(
   use: (scriptPath: string) => Promise<T>,
   entry: string = ENTRIES.d1,
+  // Unminified only for profiles, whose function names must be readable; it runs the same code.
+  { minify = true }: { minify?: boolean } = {},
 ): Promise<T> {
-  const build = buildWorker(entry);
+  const build = buildWorker(entry, { minify });
   try {
     return await use(build.scriptPath);
   } finally {
@@ -64,6 +66,8 @@ export type HarnessOptions = {
   withoutLimits?: boolean;
   /** Open workerd's DevTools inspector on this port (for CPU profiles). */
   inspectorPort?: number;
+  /** Other builds of the app to run beside it, by name (routed as `<name>.bench`), for A/B comparisons. */
+  variants?: Record<string, string>;
 };
 
 // A secret in production (wrangler secret put); any 32 characters do for a benchmark.
@@ -122,10 +126,15 @@ export async function startWorkers(scriptPath: string, options: HarnessOptions =
       {
         name: "hello",
         modules: true,
-        script: 'export default { fetch() { return new Response("hello") } }',
+        script: HELLO_WORLD_SOURCE,
         compatibilityDate: app.compatibilityDate,
         routes: ["hello.bench/*"],
       },
+      ...Object.entries(options.variants ?? {}).map(([name, path]) => ({
+        ...appWorker(path, options),
+        name,
+        routes: [`${name}.bench/*`],
+      })),
     ],
   } as Parameters<typeof convertV4MiniflareOptions>[0]);
   let url: URL;
@@ -154,13 +163,23 @@ export async function startWorkers(scriptPath: string, options: HarnessOptions =
 
 /**
  * Start-up of the app and of the hello-world Worker, interleaved run by run so a slow moment of
- * the machine falls on both (bench/lib/startup.ts says what each figure is). The app's first
- * request is `GET /health`: the whole middleware chain, no database.
+ * the machine falls on both (bench/lib/startup.ts says what each figure is). The hello-world
+ * Worker gets the app's bindings and flags, so what Miniflare sets up for them (D1, KV, static
+ * assets, nodejs_compat) is the same on both sides and the difference is the app's own. The app's
+ * first request is `GET /health`: the whole middleware chain, no database.
  */
 export async function measureStartups(scriptPath: string, runs: number): Promise<Startup> {
   const helloPath = helloWorldModule(dirname(scriptPath));
   const app = { ...appWorker(scriptPath, { withoutLimits: true }), name: "app" };
-  const hello = { name: "hello", modules: true, script: HELLO_WORLD_SOURCE, compatibilityDate: app.compatibilityDate };
+  const {
+    scriptPath: _script,
+    modulesRoot: _root,
+    ...bindings
+  } = app as LegacyWorkerOptions & {
+    scriptPath?: string;
+    modulesRoot?: string;
+  };
+  const hello = { ...bindings, name: "hello", modules: true, script: HELLO_WORLD_SOURCE };
   const samples = { app: [] as StartupSample[], hello: [] as StartupSample[] };
   for (let run = 0; run < runs; run++) {
     samples.hello.push({

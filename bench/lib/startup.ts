@@ -4,10 +4,11 @@
  * - **Module evaluation in a bare V8**: a fresh Node process imports the built bundle and reports
  *   the CPU its import took (parse, compile, top-level evaluation). Node's own start is outside the
  *   measured span; `node:crypto`, the one module the bundle imports, is loaded first.
- * - **A fresh workerd to its first answer**: Miniflare starts workerd with that Worker alone; the
- *   CPU workerd has used when it is ready (its boot and the Worker's evaluation), the CPU the first
- *   request adds, and the wall time from launch to the first answer. workerd's own boot is the same
- *   for both Workers, so the difference between them is the Worker's.
+ * - **A fresh workerd to its first answer**: Miniflare starts workerd with that Worker alone (and
+ *   the app's bindings for both); the CPU workerd has used when it is ready (its boot, the
+ *   bindings' services and the Worker's evaluation), the CPU the first request adds, and the wall
+ *   time from launch to the first answer. All but the Worker is the same for both, so the
+ *   difference between them is the Worker's.
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
