@@ -2,13 +2,15 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 const TEST_APP_SECRET = "test-app-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+// Lines every request or every mail writes; tests that care spy on console.
+const QUIET = ['"message":"request"', '"message":"mail sent"'];
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("drizzle");
   return {
     test: {
       // Every request logs a line; keep them out of the reporter (tests that care spy on console).
-      onConsoleLog: (line: string) => !line.includes('"message":"request"'),
+      onConsoleLog: (line: string) => !QUIET.some((marker) => line.includes(marker)),
       projects: [
         {
           // Route, service and repository tests inside workerd, with local D1 and KV from wrangler.toml.
@@ -16,8 +18,21 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                // APP_SECRET is a secret in production (wrangler secret put); tests use a fixed one.
-                bindings: { TEST_MIGRATIONS: migrations, APP_SECRET: TEST_APP_SECRET },
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  // A secret in production (wrangler secret put); tests use a fixed one.
+                  APP_SECRET: TEST_APP_SECRET,
+                  // Mail goes to Resend's API, which test/helpers/mailbox.ts stands in for.
+                  MAIL_TRANSPORT: "resend",
+                  RESEND_API_KEY: "re_test_key",
+                  // A failed delivery is retried at once, so the dead-letter path takes milliseconds.
+                  MAIL_RETRY_BASE_DELAY_SECONDS: "0",
+                },
+                // wrangler.toml's consumers, without waiting to fill a batch, and fewer retries.
+                queueConsumers: {
+                  "edge-users-mail": { maxBatchTimeout: 0, maxRetries: 2, deadLetterQueue: "edge-users-mail-dlq" },
+                  "edge-users-mail-dlq": { maxBatchTimeout: 0, maxRetries: 0 },
+                },
               },
             }),
           ],
@@ -25,7 +40,7 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["test/**/*.test.ts"],
             exclude: ["test/node/**"],
-            setupFiles: ["./test/setup/apply-migrations.ts"],
+            setupFiles: ["./test/setup/apply-migrations.ts", "./test/setup/mailbox.ts"],
           },
         },
         {

@@ -31,7 +31,7 @@ for (const [index, user] of demoUsers.entries()) {
   const at = new Date(Date.now() - (demoUsers.length - index) * 1000);
   const insert = sqlBuilder
     .insert(users)
-    .values(newUserRow(user, await hasher.hash(DEMO_PASSWORD), at))
+    .values(newUserRow({ ...user, emailVerified: true }, await hasher.hash(DEMO_PASSWORD), at))
     .onConflictDoNothing();
   statements.push(toLiteralSql(insert.toSQL()));
 }

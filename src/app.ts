@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
+import { accountsRouter } from "./accounts/accounts.routes";
 import { authRouter } from "./auth/auth.routes";
 import { createServices, type Services } from "./composition";
 import { readConfig } from "./config";
@@ -73,6 +74,7 @@ export function createApp(backend: DatabaseBackend) {
   app.route("/problems", problemsRouter);
   app.route("/api/users", usersRouter);
   app.route("/api/auth", authRouter);
+  app.route("/api", accountsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -85,6 +87,7 @@ export function createApp(backend: DatabaseBackend) {
     tags: [
       { name: "Users", description: "Accounts and profiles" },
       { name: "Auth", description: "Sign-in and sessions" },
+      { name: "Account", description: "Email verification and password reset, by links mailed to the account" },
       { name: "Health", description: "Liveness and readiness" },
       { name: "Reference", description: "What problem types mean" },
     ],

@@ -1,4 +1,6 @@
-import { type AuthService, createAuthService } from "./auth/auth.service";
+import { type AccountsService, createAccountsService } from "./accounts/accounts.service";
+import { createEmailTokensRepository } from "./accounts/email-tokens.repository";
+import { type AuthService, createAuthService, type VerificationMail } from "./auth/auth.service";
 import { createCachedSessionsRepository } from "./auth/sessions.cache";
 import { createSessionsRepository, type SessionsRepository } from "./auth/sessions.repository";
 import { createKvCache, instrumentKV } from "./cache/kv-cache";
@@ -17,14 +19,16 @@ import { deriveHmacKey } from "./lib/keys";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
 import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter";
+import { createMailer } from "./mail/mailer";
 import { createCachedUsersRepository } from "./users/users.cache";
 import { createUsersRepository, type UsersRepository } from "./users/users.repository";
-import { createUsersService, type UsersService } from "./users/users.service";
+import { type AccountMail, createUsersService, type UsersService } from "./users/users.service";
 
 /** Every service of a request; each router's env names the ones its handlers use. */
 export type Services = {
   users: UsersService;
   auth: AuthService;
+  accounts: AccountsService;
   readiness: ReadinessProbe;
   /** Null when the cache is off (CACHE_ENABLED=false). */
   purger: Purger | null;
@@ -96,6 +100,7 @@ class RequestServices implements Services {
   #sessionsRepository: SessionsRepository | undefined;
   #users: UsersService | undefined;
   #auth: AuthService | undefined;
+  #accounts: AccountsService | undefined;
   #limiter: RateLimiter | undefined;
   #idempotency: IdempotencyService | undefined;
   #readiness: ReadinessProbe | undefined;
@@ -109,6 +114,7 @@ class RequestServices implements Services {
     const { config } = this.scope;
     this.#users ??= createUsersService({
       users: this.usersRepository,
+      accountMail: this.accountMail,
       hasher: this.isolate.hasher,
       config,
       limiter: this.limiter,
@@ -121,10 +127,25 @@ class RequestServices implements Services {
       users: this.usersRepository,
       sessions: this.sessionsRepository,
       hasher: this.isolate.hasher,
+      verificationMail: this.accountMail,
       config: this.scope.config,
       limiter: this.limiter,
     });
     return this.#auth;
+  }
+
+  get accounts(): AccountsService {
+    const { env, config, defer } = this.scope;
+    this.#accounts ??= createAccountsService({
+      users: this.usersRepository,
+      tokens: createEmailTokensRepository(this.db),
+      mailer: createMailer(env.MAIL_QUEUE),
+      hasher: this.isolate.hasher,
+      limiter: this.limiter,
+      config,
+      defer,
+    });
+    return this.#accounts;
   }
 
   get limiter(): RateLimiter {
@@ -151,6 +172,16 @@ class RequestServices implements Services {
 
   get purger(): Purger | null {
     return this.tiers?.purger ?? null;
+  }
+
+  // The mails a users or auth write sends, as those services see them: the accounts service (its
+  // queue, its tokens repository) is built only when a write does send one.
+  private get accountMail(): AccountMail & VerificationMail {
+    return {
+      afterSignUp: (user) => this.accounts.afterSignUp(user),
+      afterEmailChange: (user, previousEmail) => this.accounts.afterEmailChange(user, previousEmail),
+      afterUnverifiedSignIn: (user) => this.accounts.afterUnverifiedSignIn(user),
+    };
   }
 
   private get db(): Db {

@@ -10,6 +10,8 @@ export type Bindings = Env & {
   /** libSQL (Turso) instead of D1: the database URL (a var) and its token (a secret). */
   LIBSQL_URL?: string;
   LIBSQL_AUTH_TOKEN?: string;
+  /** The Resend API key (a secret), for MAIL_TRANSPORT=resend. */
+  RESEND_API_KEY?: string;
   /** A ready libSQL client, handed in by hosts other than Workers (src/node.ts). */
   LIBSQL_CLIENT?: import("@libsql/client/web").Client;
 };
@@ -29,47 +31,92 @@ export type AppConfig = {
   libsqlUrl: string | undefined;
   libsqlAuthToken: string | undefined;
   corsAllowedOrigins: string[];
+  /** A correct sign-in of an unverified address is refused (403) while this is on. */
+  requireEmailVerification: boolean;
+  /** Where the links in mails point: `{appUrl}/verify-email?token=…`, `{appUrl}/reset-password?token=…`. */
+  appUrl: string;
+  mail: {
+    transport: "log" | "cloudflare" | "resend";
+    from: string;
+    resendApiKey: string | undefined;
+    /** A failed delivery is retried after this, doubling with each attempt. */
+    retryBaseDelaySeconds: number;
+  };
+  emailVerificationTtlSeconds: number;
+  passwordResetTtlSeconds: number;
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "json" | "pretty";
 };
 
 const flag = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
 
-const ConfigSchema = z.object({
-  SIGNUP_OPEN: flag.default(true),
-  SESSION_TTL_SECONDS: z.coerce.number().int().min(300).max(31_536_000).default(604_800),
-  PUBLIC_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
-  APP_SECRET: z
-    .string({
-      message: "APP_SECRET is required: a random secret of at least 32 characters (wrangler secret put APP_SECRET)",
-    })
-    .min(32, "APP_SECRET must be at least 32 characters (a random secret, e.g. openssl rand -base64 32)"),
-  PASSWORD_PEPPER: z.string().min(16, "PASSWORD_PEPPER must be at least 16 characters").optional(),
-  CACHE_ENABLED: flag.default(true),
-  MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
-  // Above 100 ms so reads have a fill window (half the delay, at most a second) to fill in.
-  CACHE_REPURGE_DELAY_MS: z.coerce.number().int().min(100).max(20_000).default(2000),
-  CORS_ALLOWED_ORIGINS: z
-    .string()
-    .default("")
-    .transform((list) =>
-      list
-        .split(",")
-        .map((origin) => origin.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.url({ message: "CORS_ALLOWED_ORIGINS lists origins such as https://app.example.com, never *" }))),
-  LIBSQL_URL: z
-    .string()
-    // Not ws(s): a WebSocket client would be shared across requests, which Workers forbid.
-    .regex(/^(libsql|https?|file):/, "LIBSQL_URL must be a libsql://, https:// or (on Node) file: URL")
-    .optional()
-    .or(z.literal("").transform(() => undefined)),
-  LIBSQL_AUTH_TOKEN: z.string().optional(),
-  DB_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(5000),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-  LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
-});
+// "Name <address>" or a bare address, as mail providers take a sender.
+const SENDER = /^(?:[^<>\r\n]+<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/;
+
+const ConfigSchema = z
+  .object({
+    SIGNUP_OPEN: flag.default(true),
+    SESSION_TTL_SECONDS: z.coerce.number().int().min(300).max(31_536_000).default(604_800),
+    PUBLIC_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    APP_SECRET: z
+      .string({
+        message: "APP_SECRET is required: a random secret of at least 32 characters (wrangler secret put APP_SECRET)",
+      })
+      .min(32, "APP_SECRET must be at least 32 characters (a random secret, e.g. openssl rand -base64 32)"),
+    PASSWORD_PEPPER: z.string().min(16, "PASSWORD_PEPPER must be at least 16 characters").optional(),
+    CACHE_ENABLED: flag.default(true),
+    MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
+    // Above 100 ms so reads have a fill window (half the delay, at most a second) to fill in.
+    CACHE_REPURGE_DELAY_MS: z.coerce.number().int().min(100).max(20_000).default(2000),
+    CORS_ALLOWED_ORIGINS: z
+      .string()
+      .default("")
+      .transform((list) =>
+        list
+          .split(",")
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.url({ message: "CORS_ALLOWED_ORIGINS lists origins such as https://app.example.com, never *" }))),
+    LIBSQL_URL: z
+      .string()
+      // Not ws(s): a WebSocket client would be shared across requests, which Workers forbid.
+      .regex(/^(libsql|https?|file):/, "LIBSQL_URL must be a libsql://, https:// or (on Node) file: URL")
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
+    LIBSQL_AUTH_TOKEN: z.string().optional(),
+    DB_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(5000),
+    REQUIRE_EMAIL_VERIFICATION: flag.default(false),
+    APP_URL: z
+      .url({ message: "APP_URL must be an absolute URL such as https://app.example.com" })
+      .default("http://localhost:8787"),
+    MAIL_TRANSPORT: z.enum(["log", "cloudflare", "resend"]).default("log"),
+    MAIL_FROM: z
+      .string()
+      .regex(SENDER, 'MAIL_FROM must be an address or "Name <address>"')
+      .default("edge-users <no-reply@edge-users.example>"),
+    RESEND_API_KEY: z.string().optional(),
+    MAIL_RETRY_BASE_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    EMAIL_VERIFICATION_TTL_SECONDS: z.coerce.number().int().min(300).max(604_800).default(86_400),
+    PASSWORD_RESET_TTL_SECONDS: z.coerce.number().int().min(300).max(86_400).default(1800),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
+  })
+  .refine((config) => config.MAIL_TRANSPORT !== "resend" || Boolean(config.RESEND_API_KEY), {
+    message: "MAIL_TRANSPORT=resend needs RESEND_API_KEY (wrangler secret put RESEND_API_KEY)",
+    path: ["RESEND_API_KEY"],
+  })
+  // The log transport writes every link, a working credential, into the log: on this machine only.
+  .refine((config) => config.MAIL_TRANSPORT !== "log" || isLoopback(config.APP_URL), {
+    message:
+      "MAIL_TRANSPORT=log prints every link (a working token) to the log: it is for an APP_URL on this machine only; set MAIL_TRANSPORT to cloudflare or resend",
+    path: ["MAIL_TRANSPORT"],
+  });
+
+function isLoopback(url: string): boolean {
+  const { hostname } = new URL(url);
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
 
 /** The variables configuration is read from (wrangler.toml vars and secrets; the environment on Node). */
 export const CONFIG_VARIABLES = Object.keys(ConfigSchema.shape) as (keyof typeof ConfigSchema.shape)[];
@@ -98,6 +145,16 @@ export function readConfig(env: Bindings): AppConfig {
     libsqlUrl: result.data.LIBSQL_URL,
     libsqlAuthToken: result.data.LIBSQL_AUTH_TOKEN || undefined,
     corsAllowedOrigins: result.data.CORS_ALLOWED_ORIGINS.map((origin) => new URL(origin).origin),
+    requireEmailVerification: result.data.REQUIRE_EMAIL_VERIFICATION,
+    appUrl: result.data.APP_URL.replace(/\/+$/, ""),
+    mail: {
+      transport: result.data.MAIL_TRANSPORT,
+      from: result.data.MAIL_FROM,
+      resendApiKey: result.data.RESEND_API_KEY || undefined,
+      retryBaseDelaySeconds: result.data.MAIL_RETRY_BASE_DELAY_SECONDS,
+    },
+    emailVerificationTtlSeconds: result.data.EMAIL_VERIFICATION_TTL_SECONDS,
+    passwordResetTtlSeconds: result.data.PASSWORD_RESET_TTL_SECONDS,
     logLevel: result.data.LOG_LEVEL,
     logFormat: result.data.LOG_FORMAT,
   };

@@ -6,7 +6,8 @@ import { RequestMetrics } from "./lib/metrics";
 
 /**
  * Every minute (the Worker's cron, or a timer on Node): purge cache keys still in the outbox,
- * delete expired sessions and forget expired idempotency keys, so no table grows without bound.
+ * delete expired sessions and email links and forget expired idempotency keys, so no table grows
+ * without bound.
  */
 export async function runHousekeeping(
   backend: DatabaseBackend,
@@ -17,9 +18,11 @@ export async function runHousekeeping(
   const purged = (await services.purger?.drain(new Date())) ?? 0;
   const removed = await services.auth.pruneExpiredSessions();
   const forgotten = await services.idempotency.pruneExpired();
+  const expiredLinks = await services.accounts.pruneExpiredTokens();
   log("info", "housekeeping done", {
     stalePurged: purged,
     expiredSessionsRemoved: removed,
     expiredIdempotencyKeysRemoved: forgotten,
+    expiredLinksRemoved: expiredLinks,
   });
 }

@@ -1,6 +1,7 @@
 import type { createApp } from "./app";
 import type { Bindings } from "./config";
 import type { DatabaseBackend } from "./db/backend";
+import type { MailJob } from "./mail/mail";
 
 type App = ReturnType<typeof createApp>;
 
@@ -27,6 +28,12 @@ export function createWorker(backend: DatabaseBackend) {
     fetch(request: Request, env: Bindings, ctx: ExecutionContext) {
       // After the first request, no promise in the way.
       return app ? app.fetch(request, env, ctx) : loadApp().then((loaded) => loaded.fetch(request, env, ctx));
+    },
+
+    /** The mail queue and its dead-letter queue (wrangler.toml `[[queues.consumers]]`). */
+    async queue(batch, env) {
+      const { deliverMail } = await import("./mail/delivery");
+      await deliverMail(batch as MessageBatch<MailJob>, env);
     },
 
     /** Cron, every minute (wrangler.toml `[triggers]`). */

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { hashSessionToken } from "../src/lib/tokens";
+import { hashToken } from "../src/lib/tokens";
 import { PASSWORD, seedSession, seedUser, sessionCount, signedIn, snapshot } from "./helpers/fixtures";
 import { api, apiWith, expectProblem } from "./helpers/http";
 
@@ -21,7 +21,7 @@ describe("POST /api/auth/login", () => {
     expect(ttlMs).toBeLessThanOrEqual(604_800_000 + 60_000);
     const stored = await env.DB.prepare("select * from sessions where user_id = ?").bind(user.id).all();
     expect(stored.results).toHaveLength(1);
-    expect(stored.results[0]?.token_hash).toBe(await hashSessionToken(body.token));
+    expect(stored.results[0]?.token_hash).toBe(await hashToken(body.token));
     expect(JSON.stringify(stored.results)).not.toContain(body.token);
   });
 
@@ -86,6 +86,7 @@ describe("GET /api/auth/me", () => {
       name: user.name,
       role: "member",
       status: "active",
+      emailVerified: false,
       createdAt: user.createdAt.toISOString(),
       updatedAt: user.updatedAt.toISOString(),
     });

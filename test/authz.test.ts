@@ -23,6 +23,7 @@ function actor(role: Role, id: string): Actor {
       name: "X",
       role,
       status: "active",
+      emailVerified: true,
       createdAt: at,
       updatedAt: at,
       version: 1,

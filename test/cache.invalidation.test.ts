@@ -10,7 +10,7 @@ import { d1Backend } from "../src/db/d1";
 import type { User } from "../src/db/schema";
 import worker from "../src/index";
 import { RequestMetrics } from "../src/lib/metrics";
-import { hashSessionToken } from "../src/lib/tokens";
+import { hashToken } from "../src/lib/tokens";
 import { createCachedUsersRepository } from "../src/users/users.cache";
 import { PASSWORD, seedUser, signedInThroughApi, usersRepository } from "./helpers/fixtures";
 import { apiWith, expectProblem, isolate, serverTiming } from "./helpers/http";
@@ -33,7 +33,7 @@ async function pendingPurges(prefix: string) {
   return rows.results.map((row) => row.key);
 }
 
-const sessionKey = async (token: string) => cacheKeys.session(await hashSessionToken(token));
+const sessionKey = async (token: string) => cacheKeys.session(await hashToken(token));
 
 describe("every write purges what it made stale, in every tier it reaches", () => {
   it("PATCH → the writer's isolate reads the new profile at once; any isolate's next KV read does too", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cacheKeys } from "../src/cache/keys";
-import { hashSessionToken } from "../src/lib/tokens";
+import { hashToken } from "../src/lib/tokens";
 import { failingKV } from "./helpers/bindings";
 import { PASSWORD, seedUser, signedIn, signedInThroughApi } from "./helpers/fixtures";
 import { api, isolate, serverTiming } from "./helpers/http";
@@ -54,6 +54,7 @@ describe("public profile reads: memory → KV → D1", () => {
       name: user.name,
       role: "member",
       status: "active",
+      emailVerified: false,
       createdAt: user.createdAt.getTime(),
       updatedAt: user.updatedAt.getTime(),
       version: 1,
@@ -102,7 +103,7 @@ describe("the session check: KV, then D1", () => {
     const login = await signIn.fetch("POST", "/api/auth/login", { body: { email: user.email, password: PASSWORD } });
     const { token } = (await login.json()) as { token: string };
     expect(signIn.counts.kvPut).toBe(1);
-    expect(await env.CACHE.get(cacheKeys.session(await hashSessionToken(token)))).not.toBeNull();
+    expect(await env.CACHE.get(cacheKeys.session(await hashToken(token)))).not.toBeNull();
 
     const other = isolate();
     const me = await other.fetch("GET", "/api/auth/me", { token });
@@ -123,12 +124,12 @@ describe("the session check: KV, then D1", () => {
       expect(res.status).toBe(200);
     }
     expect(worker.counts.kvPut).toBeLessThanOrEqual(1); // the user's entry, once; never the session's
-    expect(await env.CACHE.get(cacheKeys.session(await hashSessionToken(token)))).toBeNull();
+    expect(await env.CACHE.get(cacheKeys.session(await hashToken(token)))).toBeNull();
   });
 
   it("the session entry names the session and user, never the token or the user's data", async () => {
     const { user, token } = await signedInThroughApi("member");
-    const key = cacheKeys.session(await hashSessionToken(token));
+    const key = cacheKeys.session(await hashToken(token));
     const session = await env.DB.prepare("select id from sessions where user_id = ?")
       .bind(user.id)
       .first<{ id: string }>();

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { sanitize } from "../src/lib/log";
-import { hashSessionToken } from "../src/lib/tokens";
+import { hashToken } from "../src/lib/tokens";
 import { newUserBody, PASSWORD, seedUser, signedIn } from "./helpers/fixtures";
 import { apiWith } from "./helpers/http";
 
@@ -150,7 +150,7 @@ describe("no secret ever reaches the logs", () => {
         body: { email: body.email, password: PASSWORD },
       });
       const { token } = (await login.json()) as { token: string };
-      secrets.push(token, await hashSessionToken(token), `Bearer ${token}`);
+      secrets.push(token, await hashToken(token), `Bearer ${token}`);
       await apiWith({ LOG_LEVEL: "debug" }, "PATCH", `/api/users/${id}`, {
         token,
         body: { password: "a completely new passphrase", currentPassword: PASSWORD, email: `x${body.email}` },
@@ -250,6 +250,35 @@ describe("Analytics Engine data points", () => {
     expect(lines.map((line) => JSON.parse(line))).toContainEqual(
       expect.objectContaining({ message: "request", status: 422, securityEvent: "password_check_failed" }),
     );
+  });
+
+  it("the account lifecycle's requests and refusals are security events", async () => {
+    const { user, token } = await signedIn("member");
+    const analytics = capturingAnalytics();
+    const send = (method: string, path: string, options: Parameters<typeof apiWith>[3] = {}) =>
+      captureLogs(() => apiWith({ ANALYTICS: analytics.binding }, method, path, options));
+    await send("POST", "/api/auth/password-reset", { body: { email: "nobody@example.com" } });
+    await send("POST", "/api/auth/email-verification", { token });
+    await send("POST", "/api/auth/email-verification/confirm", { body: { token: "A".repeat(43) } });
+    await send("POST", "/api/auth/password-reset/confirm", { body: { token: "A".repeat(43), password: PASSWORD } });
+    await send("POST", "/api/auth/login", { body: { email: user.email, password: PASSWORD } });
+    const strict = capturingAnalytics();
+    await captureLogs(() =>
+      apiWith({ ANALYTICS: strict.binding, REQUIRE_EMAIL_VERIFICATION: "true" }, "POST", "/api/auth/login", {
+        body: { email: user.email, password: PASSWORD },
+      }),
+    );
+    const events = [...analytics.points, ...strict.points]
+      .map((point) => point.indexes?.[0])
+      .filter((index) => String(index).startsWith("security:"));
+    expect(events).toEqual([
+      "security:password_reset_requested",
+      "security:verification_requested",
+      "security:invalid_link_token",
+      "security:invalid_link_token",
+      "security:email_not_verified",
+    ]);
+    expect(JSON.stringify(analytics.points)).not.toContain("nobody@example.com");
   });
 
   it("a forbidden access is a security event", async () => {

@@ -1,9 +1,11 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
-import { seedSession, seedUser, sessionCount } from "./helpers/fixtures";
+import { seedLinkToken, seedSession, seedUser, sessionCount } from "./helpers/fixtures";
 import { api } from "./helpers/http";
+
+afterEach(() => vi.restoreAllMocks());
 
 describe("scheduled housekeeping (cron)", () => {
   it("deletes expired sessions and keeps live ones", async () => {
@@ -20,5 +22,24 @@ describe("scheduled housekeeping (cron)", () => {
       message: "housekeeping done",
       expiredSessionsRemoved: 1,
     });
+  });
+
+  it("deletes expired email links and keeps live ones", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const user = await seedUser();
+    await seedLinkToken(user, "verify_email", "expired-verify", Date.now() - 1000);
+    await seedLinkToken(user, "reset_password", "expired-reset", Date.now() - 1000);
+    await seedLinkToken(user, "reset_password", "live-reset", Date.now() + 600_000);
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const { results } = await env.DB.prepare("select token_hash from email_tokens where user_id = ?")
+      .bind(user.id)
+      .all();
+    expect(results).toEqual([{ token_hash: "live-reset" }]);
+    const done = log.mock.calls
+      .map((call) => JSON.parse(call[0] as string))
+      .find((l) => l.message === "housekeeping done");
+    expect(done).toMatchObject({ expiredLinksRemoved: 2 });
   });
 });

@@ -2,13 +2,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newUserBody, PASSWORD } from "./helpers/fixtures";
 import { api } from "./helpers/http";
+import { mailbox, tokenFrom } from "./helpers/mailbox";
 
 /**
  * Drives every route as the real clients would, then checks no response body or header ever
  * contained a password, a password hash or salt, or a session token hash from the database.
  */
 describe("no secret ever leaves in a response", () => {
-  it("across create, login, me, get, list, patch, logout and delete", async () => {
+  it("across create, login, me, get, list, patch, the mailed links, logout and delete", async () => {
     const responses: Response[] = [];
     const call = async (...args: Parameters<typeof api>) => {
       const res = await api(...args);
@@ -42,11 +43,25 @@ describe("no secret ever leaves in a response", () => {
       body: { password: "another good passphrase", currentPassword: "wrong current password" },
     });
     await call("PATCH", `/api/users/${member.id}`, { token, body: { passwordHash: "x" } });
+    await call("POST", "/api/auth/email-verification", { token });
+    await call("POST", "/api/auth/password-reset", { body: { email: adminBody.email } });
+    const [, verification] = await mailbox.waitFor(memberBody.email, 2);
+    await mailbox.waitFor(adminBody.email, 2);
+    await call("POST", "/api/auth/email-verification/confirm", {
+      body: { token: tokenFrom(verification as never, "verify-email") },
+    });
 
     // Collect every secret the database holds now, before the member (and its rows) is deleted.
     const users = await env.DB.prepare("select password_hash from users").all<{ password_hash: string }>();
     const sessions = await env.DB.prepare("select token_hash from sessions").all<{ token_hash: string }>();
+    const links = await env.DB.prepare("select token_hash from email_tokens").all<{ token_hash: string }>();
+    const mailedTokens = mailbox
+      .sent()
+      .flatMap((mail) => [...mail.text.matchAll(/token=([A-Za-z0-9_-]+)/g)].map((match) => match[1] as string));
+    expect(links.results.length).toBeGreaterThan(0);
     const secrets = [
+      ...links.results.map(({ token_hash }) => token_hash),
+      ...mailedTokens,
       PASSWORD,
       ...users.results.flatMap(({ password_hash }) => [password_hash, ...password_hash.split("$").slice(3)]),
       ...sessions.results.map(({ token_hash }) => token_hash),

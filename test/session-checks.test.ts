@@ -16,7 +16,7 @@ import { createD1Database } from "../src/db/d1";
 import type { User } from "../src/db/schema";
 import { UnauthorizedError } from "../src/lib/errors";
 import { RequestMetrics } from "../src/lib/metrics";
-import { hashSessionToken } from "../src/lib/tokens";
+import { hashToken } from "../src/lib/tokens";
 import { createCachedUsersRepository } from "../src/users/users.cache";
 import { createUsersRepository } from "../src/users/users.repository";
 import { hasher, PASSWORD, seedUser, signedIn, signedInThroughApi } from "./helpers/fixtures";
@@ -32,7 +32,13 @@ function authAt(now: Date, { cached }: { cached: boolean }) {
   const users = createUsersRepository(db, { recordStale: cached });
   const sessions = createSessionsRepository(db, { recordStale: cached });
   if (!cached)
-    return createAuthService({ users, sessions, hasher, config: { sessionTtlSeconds: 3600 }, now: () => now });
+    return createAuthService({
+      users,
+      sessions,
+      hasher,
+      config: { sessionTtlSeconds: 3600, requireEmailVerification: false },
+      now: () => now,
+    });
   const tiers: CacheTiers = {
     memory: createMemoryCache<User>({ maxEntries: 10, ttlMs: 5000 }),
     kv: createKvCache(env.CACHE, { readTimeoutMs: 300 }),
@@ -47,7 +53,7 @@ function authAt(now: Date, { cached }: { cached: boolean }) {
     users: cachedUsers,
     sessions: createCachedSessionsRepository(sessions, cachedUsers, tiers),
     hasher,
-    config: { sessionTtlSeconds: 3600 },
+    config: { sessionTtlSeconds: 3600, requireEmailVerification: false },
     now: () => now,
   });
 }
@@ -60,7 +66,7 @@ describe("a session ends exactly at its expiresAt", () => {
     const user = await seedUser();
     const signedInAt = new Date();
     const { token, expiresAt } = await authAt(signedInAt, { cached }).login(user.email, PASSWORD);
-    const kvEntry = await env.CACHE.get(cacheKeys.session(await hashSessionToken(token)));
+    const kvEntry = await env.CACHE.get(cacheKeys.session(await hashToken(token)));
     expect(kvEntry !== null).toBe(cached);
 
     const justBefore = new Date(expiresAt.getTime() - 1);
@@ -72,7 +78,7 @@ describe("a session ends exactly at its expiresAt", () => {
 describe("what KV holds is not the last word", () => {
   it("a KV session entry whose expiresAt has passed is refused while KV still holds it", async () => {
     const { user, token } = await signedInThroughApi();
-    const key = cacheKeys.session(await hashSessionToken(token));
+    const key = cacheKeys.session(await hashToken(token));
     const entry = JSON.parse((await env.CACHE.get(key)) as string) as { expiresAt: number };
     // KV keeps entries at least 60 s: an entry can outlive the session it describes.
     await env.CACHE.put(key, JSON.stringify({ ...entry, expiresAt: Date.now() - 1000 }), { expirationTtl: 120 });
@@ -87,7 +93,7 @@ describe("what KV holds is not the last word", () => {
     expect((await api("GET", "/api/auth/me", { token })).status).toBe(200);
     await env.DB.prepare("update users set status = 'disabled' where id = ?").bind(user.id).run();
     await env.CACHE.delete(cacheKeys.user(user.id));
-    expect(await env.CACHE.get(cacheKeys.session(await hashSessionToken(token)))).not.toBeNull();
+    expect(await env.CACHE.get(cacheKeys.session(await hashToken(token)))).not.toBeNull();
     expect((await api("GET", "/api/auth/me", { token })).status).toBe(401);
   });
 
@@ -108,7 +114,7 @@ describe("what KV holds is not the last word", () => {
       body: { status: "disabled" },
     });
     expect(disable.status).toBe(200);
-    expect(await env.CACHE.get(cacheKeys.session(await hashSessionToken(token)))).not.toBeNull();
+    expect(await env.CACHE.get(cacheKeys.session(await hashToken(token)))).not.toBeNull();
     expect((await api("GET", "/api/auth/me", { token })).status).toBe(401);
   });
 });

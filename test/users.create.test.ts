@@ -18,6 +18,7 @@ describe("POST /api/users", () => {
       name: "Test User",
       role: "member",
       status: "active",
+      emailVerified: false,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       updatedAt: user.createdAt,
     });

@@ -108,18 +108,21 @@ function launch(options: LaunchOptions): Miniflare {
  */
 export async function startWorkers(scriptPath: string, options: HarnessOptions = {}) {
   const app = appWorker(scriptPath, options);
+  // A queue has one consumer: `app` consumes the mail queues; the copies only produce.
+  const copy = { ...app, queueConsumers: undefined };
   const mf = launch({
     inspectorPort: options.inspectorPort,
     workers: [
       { ...app, name: "app", routes: ["app.bench/*"] },
       {
-        ...app,
+        ...copy,
         name: "app-nocache",
         bindings: { ...(app.bindings as Record<string, string>), CACHE_ENABLED: "false" },
         routes: ["nocache.bench/*"],
       },
       {
         ...appWorker(scriptPath, { ...options, withoutLimits: false }),
+        queueConsumers: undefined,
         name: "app-limited",
         routes: ["limited.bench/*"],
       },
@@ -132,6 +135,7 @@ export async function startWorkers(scriptPath: string, options: HarnessOptions =
       },
       ...Object.entries(options.variants ?? {}).map(([name, path]) => ({
         ...appWorker(path, options),
+        queueConsumers: undefined,
         name,
         routes: [`${name}.bench/*`],
       })),

@@ -16,10 +16,10 @@ const login = createRoute({
   tags,
   summary: "Sign in",
   description:
-    "Exchanges email and password for a bearer token. A wrong email, a wrong password and a disabled account all give the same 401, after the same work.",
+    "Exchanges email and password for a bearer token. A wrong email, a wrong password and a disabled account all give the same 401, after the same work. With REQUIRE_EMAIL_VERIFICATION on, a right password for an unverified address is a 403 `/problems/email-not-verified`, and a fresh verification link is mailed.",
   middleware: [rateLimit(rateLimitPolicies.loginPerClient, clientAddress)] as const,
   request: { body: jsonBody(LoginBodySchema, "Credentials") },
-  responses: { 200: jsonResponse(SessionSchema, "A new session"), ...problemResponses(400, 401, 413, 415, 429) },
+  responses: { 200: jsonResponse(SessionSchema, "A new session"), ...problemResponses(400, 401, 403, 413, 415, 429) },
 });
 
 const logout = createRoute({

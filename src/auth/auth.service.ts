@@ -1,10 +1,10 @@
 import type { Actor } from "../authz/actor";
 import type { AppConfig } from "../config";
 import type { User } from "../db/schema";
-import { UnauthorizedError } from "../lib/errors";
+import { EmailNotVerifiedError, UnauthorizedError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
-import { generateSessionToken, hashSessionToken, isWellFormedToken } from "../lib/tokens";
+import { generateToken, hashToken, isWellFormedToken } from "../lib/tokens";
 import { accountKey, rateLimitPolicies } from "../limits/policies";
 import type { RateLimiter } from "../limits/rate-limiter";
 import type { UsersRepository } from "../users/users.repository";
@@ -22,13 +22,17 @@ export type AuthService = {
   pruneExpiredSessions(): Promise<number>;
 };
 
+/** What sign-in asks of the account lifecycle (src/accounts/): a fresh link for an unverified address. */
+export type VerificationMail = { afterUnverifiedSignIn(user: User): void };
+
 export type AuthServiceDeps = {
   /** Attempts per account are limited before any password work is done. */
   limiter?: RateLimiter;
   users: UsersRepository;
   sessions: SessionsRepository;
   hasher: PasswordHasher;
-  config: Pick<AppConfig, "sessionTtlSeconds">;
+  verificationMail?: VerificationMail;
+  config: Pick<AppConfig, "sessionTtlSeconds" | "requireEmailVerification">;
   now?: () => Date;
 };
 
@@ -40,6 +44,7 @@ export function createAuthService({
   hasher,
   config,
   limiter,
+  verificationMail,
   now = () => new Date(),
 }: AuthServiceDeps): AuthService {
   return {
@@ -50,6 +55,11 @@ export function createAuthService({
       if (!credentials || !valid || credentials.user.status !== "active") {
         throw new UnauthorizedError(BAD_CREDENTIALS);
       }
+      // Only after the password is right: a wrong one is the same 401 as ever, telling nothing.
+      if (config.requireEmailVerification && !credentials.user.emailVerified) {
+        verificationMail?.afterUnverifiedSignIn(credentials.user);
+        throw new EmailNotVerifiedError();
+      }
       let passwordHash = credentials.passwordHash;
       if (needsRehash) {
         // Only replaces the hash it verified; if a password change won the race, the session
@@ -57,13 +67,13 @@ export function createAuthService({
         passwordHash = await hasher.hash(password);
         await users.replacePasswordHash(credentials.user.id, credentials.passwordHash, passwordHash);
       }
-      const token = generateSessionToken();
+      const token = generateToken();
       const createdAt = now();
       const expiresAt = new Date(createdAt.getTime() + config.sessionTtlSeconds * 1000);
       const session = {
         id: newId(),
         userId: credentials.user.id,
-        tokenHash: await hashSessionToken(token),
+        tokenHash: await hashToken(token),
         createdAt,
         expiresAt,
       };
@@ -79,7 +89,7 @@ export function createAuthService({
 
     async authenticate(token) {
       if (!isWellFormedToken(token)) throw new UnauthorizedError("The bearer token is malformed.", "invalid_token");
-      const tokenHash = await hashSessionToken(token);
+      const tokenHash = await hashToken(token);
       const session = await sessions.findActiveByTokenHash(tokenHash, now());
       if (!session) throw new UnauthorizedError("The bearer token is invalid, expired or revoked.", "invalid_token");
       return { sessionId: session.id, tokenHash, user: session.user };

@@ -17,6 +17,8 @@ export const users = sqliteTable(
     status: text("status", { enum: statuses }).notNull().default("active"),
     // Self-describing PHC-style string: algorithm, parameters, salt and hash.
     passwordHash: text("password_hash").notNull(),
+    // The owner followed a link sent to this email; any change of email clears it.
+    emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
     // Bumped by every change to the user; the source of ETags and of cache entry versions.
@@ -50,6 +52,31 @@ export const sessions = sqliteTable(
     uniqueIndex("sessions_token_hash_unique").on(table.tokenHash),
     index("sessions_user_id_idx").on(table.userId),
     index("sessions_expires_at_idx").on(table.expiresAt),
+  ],
+);
+
+/**
+ * Single-use links sent by mail: email verification and password reset. Only the token's SHA-256
+ * is stored; a link is good for the address it was sent to, until it expires, is used, or a newer
+ * link of the same purpose replaces it. Expired ones are deleted by the housekeeping cron.
+ */
+export const emailTokens = sqliteTable(
+  "email_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: ["verify_email", "reset_password"] }).notNull(),
+    /** The address the link was sent to: it only works while that is still the user's email. */
+    email: text("email").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [
+    index("email_tokens_user_id_purpose_idx").on(table.userId, table.purpose),
+    index("email_tokens_expires_at_idx").on(table.expiresAt),
+    check("email_tokens_purpose_check", sql`${table.purpose} in ('verify_email', 'reset_password')`),
   ],
 );
 
@@ -99,6 +126,8 @@ export type UserStatus = (typeof statuses)[number];
 export type UserRow = typeof users.$inferSelect;
 export type NewUserRow = typeof users.$inferInsert;
 export type SessionRow = typeof sessions.$inferSelect;
+export type EmailTokenRow = typeof emailTokens.$inferSelect;
+export type EmailTokenPurpose = EmailTokenRow["purpose"];
 
 /**
  * The user as the application knows it: its row without the password hash, which never leaves

@@ -41,3 +41,8 @@ export function jsonBody<T extends z.ZodType>(schema: T, description: string) {
 export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } } as const;
 }
+
+/** A 202: the request is taken and its work (mail) goes on after the answer. */
+export function accepted<T extends z.ZodType>(schema: T) {
+  return jsonResponse(schema, "Accepted: any mail goes out shortly, through a queue");
+}

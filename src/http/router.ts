@@ -15,6 +15,8 @@ export type AppVariables<Services> = {
   actor: Actor | null;
   /** Set by onError for a 5xx, for the request's log line. */
   failure: { error: unknown; message: string; unexpected: boolean } | undefined;
+  /** A security event the request was (a reset asked for, an email verified), for Analytics Engine. */
+  securityEvent: string | undefined;
 };
 
 /**

@@ -26,8 +26,20 @@ export const problemKinds = {
     "The request did not match its schema; `errors` lists each failing path.",
   ),
   malformedJson: kind("malformed-json", 400, "Malformed JSON", "The request body is not valid JSON in UTF-8."),
+  invalidToken: kind(
+    "invalid-token",
+    400,
+    "Invalid or expired link",
+    "The link's token is unknown, already used, expired, replaced by a newer link, or was sent to an address the account no longer has.",
+  ),
   unauthorized: kind("unauthorized", 401, "Unauthorized", "Credentials are missing, invalid, expired or revoked."),
   forbidden: kind("forbidden", 403, "Forbidden", "The caller is authenticated but not allowed to do this."),
+  emailNotVerified: kind(
+    "email-not-verified",
+    403,
+    "Email not verified",
+    "The credentials are right, but this service requires a verified email address first; a new verification link has been mailed.",
+  ),
   notFound: kind("not-found", 404, "Not found", "There is no such resource, or the caller may not know it exists."),
   methodNotAllowed: kind(
     "method-not-allowed",
@@ -126,6 +138,22 @@ export class ValidationError extends AppError {
 export class MalformedJsonError extends AppError {
   constructor(detail = "The request body could not be parsed as JSON.") {
     super(problemKinds.malformedJson, detail);
+  }
+}
+
+export class InvalidTokenError extends AppError {
+  constructor() {
+    super(problemKinds.invalidToken, "The link is invalid, already used or expired: ask for a new one.", {
+      securityEvent: "invalid_link_token",
+    });
+  }
+}
+
+export class EmailNotVerifiedError extends AppError {
+  constructor() {
+    super(problemKinds.emailNotVerified, "Confirm your email address first: a new link is on its way to it.", {
+      securityEvent: "email_not_verified",
+    });
   }
 }
 

@@ -8,7 +8,13 @@ import { sha256 } from "../lib/tokens";
 export type RateLimitPolicy = {
   /** The policy's name in RateLimit headers. */
   name: string;
-  binding: "LOGIN_IP_LIMITER" | "PASSWORD_ACCOUNT_LIMITER" | "SIGNUP_IP_LIMITER" | "API_LIMITER";
+  binding:
+    | "LOGIN_IP_LIMITER"
+    | "PASSWORD_ACCOUNT_LIMITER"
+    | "SIGNUP_IP_LIMITER"
+    | "MAIL_IP_LIMITER"
+    | "MAIL_ACCOUNT_LIMITER"
+    | "API_LIMITER";
   limit: number;
   periodSeconds: 10 | 60;
 };
@@ -18,6 +24,10 @@ export const rateLimitPolicies = {
   /** Every check of a password (sign-in, a password change's currentPassword) spends this budget. */
   passwordPerAccount: { name: "password-account", binding: "PASSWORD_ACCOUNT_LIMITER", limit: 5, periodSeconds: 60 },
   signupPerClient: { name: "signup-ip", binding: "SIGNUP_IP_LIMITER", limit: 5, periodSeconds: 60 },
+  /** Requests that mail a link (verification, password reset), per client address. */
+  mailPerClient: { name: "mail-ip", binding: "MAIL_IP_LIMITER", limit: 10, periodSeconds: 60 },
+  /** Links mailed to one account, whoever asks (known or not: the same answer either way). */
+  mailPerAccount: { name: "mail-account", binding: "MAIL_ACCOUNT_LIMITER", limit: 3, periodSeconds: 60 },
   api: { name: "api", binding: "API_LIMITER", limit: 600, periodSeconds: 60 },
 } as const satisfies Record<string, RateLimitPolicy>;
 

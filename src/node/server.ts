@@ -14,7 +14,10 @@ import { runHousekeeping } from "../housekeeping";
 import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import { rateLimitPolicies } from "../limits/policies";
+import { deliverMail } from "../mail/delivery";
+import type { MailJob } from "../mail/mail";
 import { createMemoryKv } from "./memory-kv";
+import { createMemoryQueue } from "./memory-queue";
 import { createMemoryRateLimit } from "./memory-rate-limit";
 
 function nodeBindings(client: Client, rateLimits: boolean, environment: NodeJS.ProcessEnv = process.env): Bindings {
@@ -23,10 +26,12 @@ function nodeBindings(client: Client, rateLimits: boolean, environment: NodeJS.P
       environment[key] ? [[key, environment[key]]] : [],
     ),
   );
-  return {
+  const env = {
     ...vars,
     LIBSQL_CLIENT: client as never,
     CACHE: createMemoryKv(),
+    // Mail is queued and delivered in this process, with the Worker's retries and dead-lettering.
+    MAIL_QUEUE: createMemoryQueue<MailJob>("edge-users-mail", (batch) => deliverMail(batch, env)),
     // Without them, every limit lets requests through (as a limiter that is down does).
     ...(rateLimits
       ? Object.fromEntries(
@@ -34,6 +39,7 @@ function nodeBindings(client: Client, rateLimits: boolean, environment: NodeJS.P
         )
       : {}),
   } as unknown as Bindings;
+  return env;
 }
 
 const waitUntil = (task: Promise<unknown>) =>

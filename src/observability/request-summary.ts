@@ -43,7 +43,7 @@ export function summarize(c: Context<AppEnv>, durationMs: number): RequestSummar
     country: cf?.country ?? "",
     userId: c.get("actor")?.user.id ?? "",
     clientIp: c.req.header("CF-Connecting-IP") ?? "",
-    securityEvent: c.error instanceof AppError ? c.error.securityEvent : undefined,
+    securityEvent: c.get("securityEvent") ?? (c.error instanceof AppError ? c.error.securityEvent : undefined),
   };
 }
 

@@ -15,6 +15,7 @@ const CachedUserSchema = z.object({
   name: z.string(),
   role: z.enum(roles),
   status: z.enum(statuses),
+  emailVerified: z.boolean(),
   createdAt: z.number(),
   updatedAt: z.number(),
   version: z.number().int(),

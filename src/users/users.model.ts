@@ -1,7 +1,8 @@
 import type { User, UserRow } from "../db/schema";
 import { newId } from "../lib/ids";
 
-export type NewUser = Pick<User, "email" | "username" | "name"> & Partial<Pick<User, "role" | "status">>;
+export type NewUser = Pick<User, "email" | "username" | "name"> &
+  Partial<Pick<User, "role" | "status" | "emailVerified">>;
 
 export const USER_NOT_FOUND = "No user with this id.";
 
@@ -15,6 +16,7 @@ export function newUserRow(user: NewUser, passwordHash: string, at: Date): UserR
     role: user.role ?? "member",
     status: user.status ?? "active",
     passwordHash,
+    emailVerified: user.emailVerified ?? false,
     createdAt: at,
     updatedAt: at,
     version: 1,

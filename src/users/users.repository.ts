@@ -3,7 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { recordStaleSessions, recordStaleUser } from "../cache/outbox";
 import { type Db, runBatch } from "../db/client";
 import { uniqueViolationColumn } from "../db/errors";
-import { type Role, sessions, type User, type UserRow, type UserStatus, users } from "../db/schema";
+import { emailTokens, type Role, sessions, type User, type UserRow, type UserStatus, users } from "../db/schema";
 import { ConflictError } from "../lib/errors";
 import { userOf } from "./users.model";
 
@@ -19,7 +19,9 @@ export type UserListFilter = {
   limit: number;
 };
 
-export type UserChanges = Partial<Pick<UserRow, "email" | "username" | "name" | "role" | "status" | "passwordHash">> & {
+export type UserChanges = Partial<
+  Pick<UserRow, "email" | "username" | "name" | "role" | "status" | "passwordHash" | "emailVerified">
+> & {
   updatedAt: Date;
 };
 
@@ -30,6 +32,11 @@ export type UpdateOptions = {
   revokeSessions?: { exceptSessionId?: string | undefined };
   /** Only write if the row is still at one of these versions (If-Match); else outcome `stale`. */
   expectedVersions?: number[] | undefined;
+  /**
+   * Only write while the user is active and its email is still this one (a mailed link's
+   * address); else outcome `stale`.
+   */
+  activeWithEmail?: string | undefined;
 };
 
 export type DeleteOptions = Pick<UpdateOptions, "expectedVersions">;
@@ -57,7 +64,11 @@ export type UsersRepository = {
    * is the new user, so a companion of the request (an Idempotency-Key's response) commits with it.
    */
   insert(row: UserRow): Promise<User>;
-  /** Applies the changes and bumps the version, atomically with the session revocation asked for. */
+  /**
+   * Applies the changes and bumps the version, atomically with the session revocation asked for.
+   * `emailVerified` describes the email it stands beside: a change to another email clears it in
+   * the same statement, unless the changes set it themselves.
+   */
   update(id: string, changes: UserChanges, options?: UpdateOptions): Promise<UpdateOutcome>;
   /** Deletes the user and its sessions, unless it is the last active admin. */
   deleteUnlessLastActiveAdmin(id: string, options?: DeleteOptions): Promise<DeleteOutcome>;
@@ -90,10 +101,17 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
   }
 
   // Why a write changed nothing: the row is gone, at another version, or the last active admin.
-  async function refusal(id: string, expectedVersions: number[] | undefined) {
-    const row = await db.select({ version: users.version }).from(users).where(eq(users.id, id)).get();
+  async function refusal(id: string, expectedVersions: number[] | undefined, activeWithEmail?: string) {
+    const row = await db
+      .select({ version: users.version, email: users.email, status: users.status })
+      .from(users)
+      .where(eq(users.id, id))
+      .get();
     if (!row) return "not_found" as const;
     if (expectedVersions && !expectedVersions.includes(row.version)) return "stale" as const;
+    if (activeWithEmail !== undefined && (row.email !== activeWithEmail || row.status !== "active")) {
+      return "stale" as const;
+    }
     return "last_admin" as const;
   }
 
@@ -156,15 +174,21 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
     },
 
     async update(id, changes, options = {}) {
-      const { keepAnActiveAdmin, revokeSessions, expectedVersions } = options;
+      const { keepAnActiveAdmin, revokeSessions, expectedVersions, activeWithEmail } = options;
       const target = and(
         eq(users.id, id),
         keepAnActiveAdmin ? notLastActiveAdmin : undefined,
         expectedVersions ? inArray(users.version, expectedVersions) : undefined,
+        activeWithEmail !== undefined ? and(eq(users.email, activeWithEmail), eq(users.status, "active")) : undefined,
       );
+      // In SET, users.email is still the old value: the flag survives only an unchanged email.
+      const emailVerified =
+        changes.email !== undefined && changes.emailVerified === undefined
+          ? sql`case when ${users.email} = ${changes.email} then ${users.emailVerified} else 0 end`
+          : changes.emailVerified;
       const update = db
         .update(users)
-        .set({ ...changes, version: sql`${users.version} + 1` })
+        .set({ ...changes, emailVerified, version: sql`${users.version} + 1` })
         .where(target)
         .returning(userColumns);
       const revoked = revokeSessions
@@ -192,7 +216,7 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       const staleKeys = keysFrom(results.slice(0, records.length));
       const [updated] = results[records.length] as User[];
       if (updated) return { outcome: "updated", user: updated, staleKeys };
-      return { outcome: await refusal(id, expectedVersions), staleKeys };
+      return { outcome: await refusal(id, expectedVersions, activeWithEmail), staleKeys };
     },
 
     async deleteUnlessLastActiveAdmin(id, { expectedVersions } = {}) {
@@ -206,10 +230,11 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       // turned them on, D1 always. Guarded like the user's own delete.
       const landing = exists(db.select({ id: users.id }).from(users).where(target));
       const endSessions = db.delete(sessions).where(and(eq(sessions.userId, id), landing));
+      const voidLinks = db.delete(emailTokens).where(and(eq(emailTokens.userId, id), landing));
       const remove = db.delete(users).where(target).returning({ id: users.id });
-      const results = await runBatch(db, [...records, endSessions, remove]);
+      const results = await runBatch(db, [...records, endSessions, voidLinks, remove]);
       const staleKeys = keysFrom(results.slice(0, records.length));
-      if ((results[records.length + 1] as unknown[]).length > 0) return { outcome: "deleted", staleKeys };
+      if ((results[records.length + 2] as unknown[]).length > 0) return { outcome: "deleted", staleKeys };
       return { outcome: await refusal(id, expectedVersions), staleKeys };
     },
 

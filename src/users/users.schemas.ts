@@ -75,6 +75,9 @@ export const UserSchema = z
     name: z.string(),
     role: RoleSchema,
     status: StatusSchema,
+    emailVerified: z.boolean().openapi({
+      description: "The owner followed a link sent to this email; a change of email clears it.",
+    }),
     createdAt: z.string().openapi({ format: "date-time" }),
     updatedAt: z.string().openapi({ format: "date-time" }),
   })
@@ -192,6 +195,7 @@ export function toUserView(user: User): UserView {
     name: user.name,
     role: user.role,
     status: user.status,
+    emailVerified: user.emailVerified,
     createdAt: user.createdAt.toISOString(),
     updatedAt: user.updatedAt.toISOString(),
   };

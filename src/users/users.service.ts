@@ -34,8 +34,15 @@ export type UsersService = {
   delete(actor: Actor, id: string, precondition?: Precondition): Promise<void>;
 };
 
+/** What the users service asks of the account lifecycle (src/accounts/): the mails a write sends. */
+export type AccountMail = {
+  afterSignUp(user: User): void;
+  afterEmailChange(user: User, previousEmail: string): void;
+};
+
 export type UsersServiceDeps = {
   users: UsersRepository;
+  accountMail?: AccountMail;
   hasher: PasswordHasher;
   /** A currentPassword check spends the account's password budget, as a sign-in does. */
   limiter?: RateLimiter;
@@ -48,6 +55,7 @@ const OWNER_OR_ADMIN = "Only the user or an admin may do this.";
 
 export function createUsersService({
   users,
+  accountMail,
   hasher,
   config,
   limiter,
@@ -63,7 +71,9 @@ export function createUsersService({
       if ((input.role !== undefined || input.status !== undefined) && !administers) {
         throw new ForbiddenError("Only admins may set role or status.");
       }
-      return users.insert(newUserRow(input, await hasher.hash(input.password), now()));
+      const user = await users.insert(newUserRow(input, await hasher.hash(input.password), now()));
+      accountMail?.afterSignUp(user);
+      return user;
     },
 
     async get(actor, id) {
@@ -88,6 +98,9 @@ export function createUsersService({
       const { currentPassword, password, ...fields } = input;
       const changes: UserChanges = { ...fields, updatedAt: now() };
       const ownPassword = password !== undefined && actor.user.id === id;
+      // Which address a new email replaces, for the notice to it: from the database, never a cache
+      // (only read when an email is in the request).
+      const previousEmail = fields.email !== undefined ? (await users.findCredentialsById(id))?.user.email : undefined;
       if (password !== undefined) {
         if (ownPassword) await checkCurrentPassword(id, currentPassword);
         changes.passwordHash = await hasher.hash(password);
@@ -102,6 +115,9 @@ export function createUsersService({
         expectedVersions: precondition?.versions,
       });
       if (result.outcome !== "updated") throw refused(result.outcome);
+      if (previousEmail !== undefined && previousEmail !== result.user.email) {
+        accountMail?.afterEmailChange(result.user, previousEmail);
+      }
       return result.user;
     },
 

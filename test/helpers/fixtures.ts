@@ -40,18 +40,34 @@ export async function signedInThroughApi(role: Role = "member") {
   return { user, token };
 }
 
+/** A mailed link's token row, as the accounts service stores it (by hash), expiring at `expiresAt`. */
+export async function seedLinkToken(
+  user: { id: string; email: string },
+  purpose: "verify_email" | "reset_password",
+  tokenHash: string,
+  expiresAt: number,
+) {
+  await env.DB.prepare(
+    "insert into email_tokens (token_hash, user_id, purpose, email, created_at, expires_at) values (?, ?, ?, ?, ?, ?)",
+  )
+    .bind(tokenHash, user.id, purpose, user.email, expiresAt - 60_000, expiresAt)
+    .run();
+}
+
 /** Every row of every table, to prove a rejected request changed nothing. */
 export async function snapshot() {
-  const [users, sessions, stalePurges, idempotencyKeys] = await Promise.all([
+  const [users, sessions, stalePurges, idempotencyKeys, emailTokens] = await Promise.all([
     env.DB.prepare("select * from users order by id").all(),
     env.DB.prepare("select * from sessions order by id").all(),
     env.DB.prepare("select * from stale_purges order by key").all(),
     env.DB.prepare("select * from idempotency_keys order by scope, key").all(),
+    env.DB.prepare("select * from email_tokens order by token_hash").all(),
   ]);
   return {
     users: users.results,
     sessions: sessions.results,
     stalePurges: stalePurges.results,
     idempotencyKeys: idempotencyKeys.results,
+    emailTokens: emailTokens.results,
   };
 }

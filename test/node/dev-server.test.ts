@@ -100,7 +100,7 @@ describe("npm start (wrangler dev) driven over HTTP", () => {
     rmSync(state, { recursive: true, force: true });
   });
 
-  httpContract(() => server.base, "workerd");
+  httpContract(() => server, "workerd");
 
   const json = client(() => server.base);
 

@@ -59,8 +59,25 @@ export function client(base: () => string) {
     });
 }
 
+/**
+ * The link to `{APP_URL}/{page}` in the newest mail to `to` that MAIL_TRANSPORT=log printed to the
+ * server's terminal, as a developer would copy it.
+ */
+async function linkFromTerminal(output: () => string, to: string, page: string, after = 0): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const printed = output().slice(after);
+    const mails = printed.split("┌── mail").filter((mail) => mail.includes(`To: ${to}\n`));
+    const link = mails.at(-1)?.match(new RegExp(`(http://\\S+/${page}\\?token=[A-Za-z0-9_-]{43})`))?.[1];
+    if (link) return link;
+    if (Date.now() > deadline) throw new Error(`no ${page} mail to ${to} in the terminal:\n${printed.slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** The contract over HTTP. `name` keeps its accounts apart from other runs on the same database. */
-export function httpContract(base: () => string, name: string) {
+export function httpContract(server: () => { base: string; output: () => string }, name: string) {
+  const base = () => server().base;
   const json = client(base);
   const account = { email: `${name}@example.com`, username: name, name: "Contract", password: "contract passphrase" };
 
@@ -95,6 +112,33 @@ export function httpContract(base: () => string, name: string) {
 
     expect((await json("POST", "/api/auth/logout", undefined, token)).status).toBe(204);
     expect((await json("GET", "/api/auth/me", undefined, token)).status).toBe(401);
+  });
+
+  it("mails go to the terminal (MAIL_TRANSPORT=log): the sign-up's link verifies, a reset link sets a new password", async () => {
+    const mailed = { ...account, email: `${name}-mail@example.com`, username: `${name}_mail` };
+    const { output } = server();
+    const created = await json("POST", "/api/users", mailed);
+    expect(created.status).toBe(201);
+    const verify = new URL(await linkFromTerminal(output, mailed.email, "verify-email"));
+    const confirmed = await json("POST", "/api/auth/email-verification/confirm", {
+      token: verify.searchParams.get("token"),
+    });
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.json()).toMatchObject({ email: mailed.email, emailVerified: true });
+
+    const before = output().length;
+    expect((await json("POST", "/api/auth/password-reset", { email: mailed.email })).status).toBe(202);
+    const reset = new URL(await linkFromTerminal(output, mailed.email, "reset-password", before));
+    const newPassword = "a new contract passphrase";
+    const done = await json("POST", "/api/auth/password-reset/confirm", {
+      token: reset.searchParams.get("token"),
+      password: newPassword,
+    });
+    expect(done.status).toBe(204);
+    expect((await json("POST", "/api/auth/login", { email: mailed.email, password: newPassword })).status).toBe(200);
+    expect((await json("POST", "/api/auth/login", { email: mailed.email, password: mailed.password })).status).toBe(
+      401,
+    );
   });
 
   it("answers problems as application/problem+json", async () => {

@@ -27,7 +27,7 @@ describe("npm run start:node driven over HTTP", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  httpContract(() => server.base, "node");
+  httpContract(() => server, "node");
 
   it("keeps its data in the libSQL file, with migrations recorded once", async () => {
     const db = createClient({ url });

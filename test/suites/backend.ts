@@ -9,7 +9,7 @@ import type { Db } from "../../src/db/client";
 import type { Role, User, UserStatus } from "../../src/db/schema";
 import { newId } from "../../src/lib/ids";
 import { createPasswordHasher } from "../../src/lib/password";
-import { generateSessionToken, hashSessionToken } from "../../src/lib/tokens";
+import { generateToken, hashToken } from "../../src/lib/tokens";
 import { newUserRow } from "../../src/users/users.model";
 import { createUsersRepository } from "../../src/users/users.repository";
 
@@ -36,7 +36,9 @@ export function fixtures(backend: Backend) {
     usersRepository,
     sessionsRepository,
 
-    async seedUser(options: { role?: Role; status?: UserStatus; createdAt?: Date; name?: string } = {}): Promise<User> {
+    async seedUser(
+      options: { role?: Role; status?: UserStatus; createdAt?: Date; name?: string; emailVerified?: boolean } = {},
+    ): Promise<User> {
       passwordHash ??= hasher.hash(PASSWORD);
       const suffix = unique();
       const user = {
@@ -45,14 +47,15 @@ export function fixtures(backend: Backend) {
         name: options.name ?? "Seeded User",
         role: options.role,
         status: options.status,
+        emailVerified: options.emailVerified,
       };
       return usersRepository().insert(newUserRow(user, await passwordHash, options.createdAt ?? new Date()));
     },
 
     async seedSession(user: Pick<User, "id">, expiresAt = new Date(Date.now() + 3_600_000)) {
-      const token = generateSessionToken();
+      const token = generateToken();
       const id = newId();
-      const tokenHash = await hashSessionToken(token);
+      const tokenHash = await hashToken(token);
       const [row] = await backend.query<{ password_hash: string }>(
         "select password_hash from users where id = ?",
         user.id,

@@ -28,7 +28,7 @@ export function serviceSuite(backend: Backend) {
       users: repository,
       sessions: f.sessionsRepository(),
       hasher: f.hasher,
-      config: { sessionTtlSeconds: 3600 },
+      config: { sessionTtlSeconds: 3600, requireEmailVerification: false },
     });
   const usersService = () =>
     createUsersService({ users: f.usersRepository(), hasher: f.hasher, config: { signupOpen: true } });
