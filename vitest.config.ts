@@ -1,7 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { TEST_APP_SECRET } from "./test/suites/constants";
 
-const TEST_APP_SECRET = "test-app-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 // Lines every request or every mail writes; tests that care spy on console.
 const QUIET = ['"message":"request"', '"message":"mail sent"'];
 

@@ -25,11 +25,12 @@ import { clientAddress, rateLimit } from "./middleware/rate-limit";
 import { serverTiming } from "./middleware/server-timing";
 import { observeRequests } from "./observability/observe-requests";
 import { problemsRouter } from "./problems/problems.routes";
+import { tokensRouter } from "./tokens/tokens.routes";
 import { usersRouter } from "./users/users.routes";
 
 const API_DESCRIPTION = `Users, sign-in and sessions at the edge.
 
-Authenticate with \`Authorization: Bearer <token>\` from \`POST /api/auth/login\`.
+Authenticate with \`Authorization: Bearer <token>\`: the session token or the access token (a signed JWT, verifiable with \`/.well-known/jwks.json\`) from \`POST /api/auth/login\`.
 Request bodies are JSON (\`Content-Type: application/json\`), at most 64 KiB, and strict: unknown fields are rejected.
 Every response carries \`X-Request-Id\` and \`Server-Timing\`.
 
@@ -75,19 +76,22 @@ export function createApp(backend: DatabaseBackend) {
   app.route("/api/users", usersRouter);
   app.route("/api/auth", authRouter);
   app.route("/api", accountsRouter);
+  app.route("/", tokensRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
-    description: "A session token from `POST /api/auth/login`.",
+    description:
+      "A session token from `POST /api/auth/login`, or an access token (a signed JWT) from the same answer or from `POST /api/auth/token`.",
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "edge-users", version: "1.0.0", description: API_DESCRIPTION },
+    info: { title: "edge-users", version: "1.1.0", description: API_DESCRIPTION },
     tags: [
       { name: "Users", description: "Accounts and profiles" },
       { name: "Auth", description: "Sign-in and sessions" },
       { name: "Account", description: "Email verification and password reset, by links mailed to the account" },
+      { name: "Tokens", description: "The keys other services verify access tokens with" },
       { name: "Health", description: "Liveness and readiness" },
       { name: "Reference", description: "What problem types mean" },
     ],

@@ -15,11 +15,19 @@ import type { User } from "./db/schema";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
 import { createIdempotencyRepository } from "./idempotency/idempotency.repository";
 import { createIdempotencyService, type IdempotencyService } from "./idempotency/idempotency.service";
-import { deriveHmacKey } from "./lib/keys";
+import { deriveEncryptionKey, deriveHmacKey } from "./lib/keys";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
 import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter";
 import { createMailer } from "./mail/mailer";
+import { type AccessTokens, createAccessTokens } from "./tokens/access-tokens";
+import { createSigningKeysRepository } from "./tokens/signing-keys.repository";
+import {
+  createKeyCache,
+  createSigningKeysService,
+  type KeyCache,
+  type SigningKeysService,
+} from "./tokens/signing-keys.service";
 import { createCachedUsersRepository } from "./users/users.cache";
 import { createUsersRepository, type UsersRepository } from "./users/users.repository";
 import { type AccountMail, createUsersService, type UsersService } from "./users/users.service";
@@ -29,6 +37,7 @@ export type Services = {
   users: UsersService;
   auth: AuthService;
   accounts: AccountsService;
+  signingKeys: SigningKeysService;
   readiness: ReadinessProbe;
   /** Null when the cache is off (CACHE_ENABLED=false). */
   purger: Purger | null;
@@ -53,6 +62,9 @@ type IsolateState = {
   memory: MemoryCache<User>;
   hasher: PasswordHasher;
   fingerprintKey: () => Promise<CryptoKey>;
+  /** The signing keys this isolate has read, and the key their private halves are encrypted under. */
+  keys: KeyCache;
+  keyEncryptionKey: () => Promise<CryptoKey>;
 };
 
 const MEMORY_CACHE_MAX_ENTRIES = 1000;
@@ -74,6 +86,8 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
       }),
       hasher: createPasswordHasher({ pepper: config.passwordPepper }),
       fingerprintKey: once(() => deriveHmacKey(config.appSecret, "idempotency-fingerprint")),
+      keys: createKeyCache(),
+      keyEncryptionKey: once(() => deriveEncryptionKey(config.appSecret, "signing-keys")),
     };
     isolates.set(env, state);
   }
@@ -101,6 +115,8 @@ class RequestServices implements Services {
   #users: UsersService | undefined;
   #auth: AuthService | undefined;
   #accounts: AccountsService | undefined;
+  #signingKeys: SigningKeysService | undefined;
+  #accessTokens: AccessTokens | undefined;
   #limiter: RateLimiter | undefined;
   #idempotency: IdempotencyService | undefined;
   #readiness: ReadinessProbe | undefined;
@@ -114,6 +130,7 @@ class RequestServices implements Services {
     const { config } = this.scope;
     this.#users ??= createUsersService({
       users: this.usersRepository,
+      standing: this.sessionsRepository,
       accountMail: this.accountMail,
       hasher: this.isolate.hasher,
       config,
@@ -127,6 +144,7 @@ class RequestServices implements Services {
       users: this.usersRepository,
       sessions: this.sessionsRepository,
       hasher: this.isolate.hasher,
+      accessTokens: this.accessTokens,
       verificationMail: this.accountMail,
       config: this.scope.config,
       limiter: this.limiter,
@@ -139,6 +157,7 @@ class RequestServices implements Services {
     this.#accounts ??= createAccountsService({
       users: this.usersRepository,
       tokens: createEmailTokensRepository(this.db),
+      standing: this.sessionsRepository,
       mailer: createMailer(env.MAIL_QUEUE),
       hasher: this.isolate.hasher,
       limiter: this.limiter,
@@ -146,6 +165,24 @@ class RequestServices implements Services {
       defer,
     });
     return this.#accounts;
+  }
+
+  get signingKeys(): SigningKeysService {
+    const { config, defer } = this.scope;
+    this.#signingKeys ??= createSigningKeysService({
+      repository: createSigningKeysRepository(this.db),
+      cache: this.isolate.keys,
+      encryptionKey: this.isolate.keyEncryptionKey,
+      rotationIntervalMs: config.signingKeyRotationDays * 86_400_000,
+      defer,
+    });
+    return this.#signingKeys;
+  }
+
+  // Signs and verifies access tokens with the signing keys.
+  private get accessTokens(): AccessTokens {
+    this.#accessTokens ??= createAccessTokens({ keys: this.signingKeys, config: this.scope.config });
+    return this.#accessTokens;
   }
 
   get limiter(): RateLimiter {

@@ -44,6 +44,12 @@ export type AppConfig = {
   };
   emailVerificationTtlSeconds: number;
   passwordResetTtlSeconds: number;
+  /** Access tokens (signed JWTs): lifetime, `iss` and `aud`. */
+  accessTokenTtlSeconds: number;
+  tokenIssuer: string;
+  tokenAudience: string;
+  /** A new signing key is scheduled this long after the current one began signing. */
+  signingKeyRotationDays: number;
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "json" | "pretty";
 };
@@ -99,6 +105,14 @@ const ConfigSchema = z
     MAIL_RETRY_BASE_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
     EMAIL_VERIFICATION_TTL_SECONDS: z.coerce.number().int().min(300).max(604_800).default(86_400),
     PASSWORD_RESET_TTL_SECONDS: z.coerce.number().int().min(300).max(86_400).default(1800),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(300),
+    TOKEN_ISSUER: z
+      .url({
+        message: "TOKEN_ISSUER must be an absolute URL: this API's public origin, e.g. https://users.example.com",
+      })
+      .default("http://localhost:8787"),
+    TOKEN_AUDIENCE: z.string().min(1).max(200).default("edge-users"),
+    SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
   })
@@ -155,6 +169,10 @@ export function readConfig(env: Bindings): AppConfig {
     },
     emailVerificationTtlSeconds: result.data.EMAIL_VERIFICATION_TTL_SECONDS,
     passwordResetTtlSeconds: result.data.PASSWORD_RESET_TTL_SECONDS,
+    accessTokenTtlSeconds: result.data.ACCESS_TOKEN_TTL_SECONDS,
+    tokenIssuer: result.data.TOKEN_ISSUER.replace(/\/+$/, ""),
+    tokenAudience: result.data.TOKEN_AUDIENCE,
+    signingKeyRotationDays: result.data.SIGNING_KEY_ROTATION_DAYS,
     logLevel: result.data.LOG_LEVEL,
     logFormat: result.data.LOG_FORMAT,
   };

@@ -12,22 +12,10 @@ type Caller = "anonymous" | "member" | "owner" | "admin" | "admin (self)";
 const TARGET = "0197a8c4-0000-7000-8000-000000000001";
 
 function actor(role: Role, id: string): Actor {
-  const at = new Date(0);
   return {
     sessionId: "s",
-    tokenHash: "h",
-    user: {
-      id,
-      email: "x@example.com",
-      username: "x",
-      name: "X",
-      role,
-      status: "active",
-      emailVerified: true,
-      createdAt: at,
-      updatedAt: at,
-      version: 1,
-    },
+    user: { id, role, emailVerified: true },
+    credential: { kind: "access-token", expiresAt: new Date(0) },
   };
 }
 

@@ -13,7 +13,7 @@ type Document = {
     securitySchemes: Record<string, unknown>;
     schemas: Record<string, { required?: string[]; additionalProperties?: unknown }>;
   };
-  info: { description: string };
+  info: { description: string; version: string };
 };
 
 async function document(): Promise<Document> {
@@ -26,6 +26,7 @@ describe("GET /openapi.json", () => {
   it("is OpenAPI 3.1 and lists every route of the contract", async () => {
     const doc = await document();
     expect(doc.openapi).toBe("3.1.0");
+    expect(doc.info.version).toBe("1.1.0");
     const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
     );
@@ -41,6 +42,12 @@ describe("GET /openapi.json", () => {
         "POST /api/auth/login",
         "POST /api/auth/logout",
         "GET /api/auth/me",
+        "POST /api/auth/token",
+        "GET /api/auth/sessions",
+        "DELETE /api/auth/sessions",
+        "DELETE /api/auth/sessions/{id}",
+        "GET /.well-known/jwks.json",
+        "GET /.well-known/openid-configuration",
       ]),
     );
   });

@@ -19,7 +19,7 @@ import { RequestMetrics } from "../src/lib/metrics";
 import { hashToken } from "../src/lib/tokens";
 import { createCachedUsersRepository } from "../src/users/users.cache";
 import { createUsersRepository } from "../src/users/users.repository";
-import { hasher, PASSWORD, seedUser, signedIn, signedInThroughApi } from "./helpers/fixtures";
+import { accessTokens, hasher, PASSWORD, seedUser, signedIn, signedInThroughApi } from "./helpers/fixtures";
 import { api, apiWith, isolate } from "./helpers/http";
 
 afterEach(() => vi.restoreAllMocks());
@@ -36,6 +36,7 @@ function authAt(now: Date, { cached }: { cached: boolean }) {
       users,
       sessions,
       hasher,
+      accessTokens: accessTokens(),
       config: { sessionTtlSeconds: 3600, requireEmailVerification: false },
       now: () => now,
     });
@@ -53,6 +54,7 @@ function authAt(now: Date, { cached }: { cached: boolean }) {
     users: cachedUsers,
     sessions: createCachedSessionsRepository(sessions, cachedUsers, tiers),
     hasher,
+    accessTokens: accessTokens(),
     config: { sessionTtlSeconds: 3600, requireEmailVerification: false },
     now: () => now,
   });
@@ -113,7 +115,7 @@ describe("what KV holds is not the last word", () => {
       token: adminToken,
       body: { status: "disabled" },
     });
-    expect(disable.status).toBe(200);
+    expect(disable.status, await disable.clone().text()).toBe(200);
     expect(await env.CACHE.get(cacheKeys.session(await hashToken(token)))).not.toBeNull();
     expect((await api("GET", "/api/auth/me", { token })).status).toBe(401);
   });

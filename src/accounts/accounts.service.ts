@@ -1,8 +1,15 @@
 import type { Actor } from "../authz/actor";
-import { can } from "../authz/policy";
+import { can, guardFor, type StandingCheck } from "../authz/policy";
 import type { AppConfig } from "../config";
 import type { EmailTokenPurpose, User } from "../db/schema";
-import { ConflictError, ForbiddenError, InvalidTokenError, NotFoundError, rootCauseMessage } from "../lib/errors";
+import {
+  ConflictError,
+  ForbiddenError,
+  InvalidTokenError,
+  NotFoundError,
+  rootCauseMessage,
+  UnauthorizedError,
+} from "../lib/errors";
 import { ID_PATTERN } from "../lib/ids";
 import { log } from "../lib/log";
 import type { PasswordHasher } from "../lib/password";
@@ -47,6 +54,8 @@ export type AccountsService = {
 export type AccountsServiceDeps = {
   users: UsersRepository;
   tokens: EmailTokensRepository;
+  /** An admin's request is checked against the session and the role in D1, not the caller's copy. */
+  standing: StandingCheck;
   mailer: Mailer;
   hasher: PasswordHasher;
   limiter?: RateLimiter;
@@ -63,6 +72,7 @@ const PAGES: Record<EmailTokenPurpose, string> = { verify_email: "verify-email",
 export function createAccountsService({
   users,
   tokens,
+  standing,
   mailer,
   hasher,
   limiter,
@@ -125,9 +135,12 @@ export function createAccountsService({
 
   return {
     async requestVerification(actor) {
-      if (actor.user.emailVerified) return;
-      await spendMailBudget(actor.user.email);
-      later("mailing a verification link", () => mailLink(actor.user, "verify_email"));
+      // The user as it is now (an access token's claims may be minutes old).
+      const user = actor.credential.kind === "session" ? actor.credential.user : await users.findById(actor.user.id);
+      if (!user) throw new UnauthorizedError("The user of this token no longer exists.", "invalid_token");
+      if (user.emailVerified) return;
+      await spendMailBudget(user.email);
+      later("mailing a verification link", () => mailLink(user, "verify_email"));
     },
 
     async confirmVerification(token) {
@@ -172,6 +185,7 @@ export function createAccountsService({
 
     async requestPasswordResetFor(actor, userId) {
       if (!can(actor, "users:administer")) throw new ForbiddenError("Only admins may send a password reset.");
+      await standing.check(guardFor(actor, ["users:administer"], undefined, now()));
       const user = ID_PATTERN.test(userId) ? await users.findById(userId) : null;
       if (!user) throw new NotFoundError("No user with this id.");
       // A disabled user's link would not work: say so rather than mail it.

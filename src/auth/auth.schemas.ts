@@ -11,8 +11,45 @@ export const LoginBodySchema = z
 
 export const SessionSchema = z
   .object({
-    token: z.string().openapi({ description: "Bearer token; shown only this once." }),
+    token: z.string().openapi({ description: "The session's bearer token; shown only this once." }),
     expiresAt: z.string().openapi({ format: "date-time" }),
+    accessToken: z.string().openapi({
+      description:
+        "A signed JWT (RFC 9068 `at+jwt`, ES256) for this session, verifiable with `/.well-known/jwks.json`; lives ACCESS_TOKEN_TTL_SECONDS (5 min by default). Renew it with `POST /api/auth/token`.",
+    }),
+    accessTokenExpiresAt: z.string().openapi({ format: "date-time" }),
     user: UserSchema,
   })
   .openapi("Session");
+
+export const AccessTokenSchema = z
+  .object({
+    accessToken: z.string(),
+    tokenType: z.literal("Bearer"),
+    expiresIn: z.number().int().openapi({ description: "Seconds until the token expires", example: 300 }),
+  })
+  .openapi("AccessToken");
+
+export const SessionIdParamsSchema = z.object({
+  id: z
+    .string()
+    .max(100)
+    .openapi({ param: { name: "id", in: "path" }, example: "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" }),
+});
+
+export const SessionListSchema = z
+  .object({
+    data: z.array(
+      z.object({
+        id: z.string(),
+        createdAt: z.string().openapi({ format: "date-time" }),
+        expiresAt: z.string().openapi({ format: "date-time" }),
+        current: z.boolean().openapi({ description: "The session of the token that made this request" }),
+        userAgent: z
+          .string()
+          .nullable()
+          .openapi({ description: "The User-Agent of the sign-in (cleaned, at most 256 characters)" }),
+      }),
+    ),
+  })
+  .openapi("SessionList", { description: "The caller's live sessions, newest first (at most 100)." });

@@ -1,23 +1,47 @@
 import type { Actor } from "../authz/actor";
+import { guardFor } from "../authz/policy";
 import type { AppConfig } from "../config";
 import type { User } from "../db/schema";
-import { EmailNotVerifiedError, UnauthorizedError } from "../lib/errors";
+import { EmailNotVerifiedError, NotFoundError, UnauthorizedError } from "../lib/errors";
 import { newId } from "../lib/ids";
+import { isCompactJws } from "../lib/jws";
 import type { PasswordHasher } from "../lib/password";
 import { generateToken, hashToken, isWellFormedToken } from "../lib/tokens";
 import { accountKey, rateLimitPolicies } from "../limits/policies";
 import type { RateLimiter } from "../limits/rate-limiter";
+import type { AccessTokens, IssuedAccessToken } from "../tokens/access-tokens";
 import type { UsersRepository } from "../users/users.repository";
-import type { SessionsRepository } from "./sessions.repository";
+import type { SessionSummary, SessionsRepository } from "./sessions.repository";
 
-export type LoginResult = { token: string; expiresAt: Date; user: User };
+export type LoginResult = { token: string; expiresAt: Date; user: User; accessToken: IssuedAccessToken };
+
+/** A session in its owner's list. */
+export type SessionView = SessionSummary & { current: boolean };
+
+/** The most sessions a list shows (newest first); older ones still work and can be revoked. */
+const SESSION_LIST_LIMIT = 100;
+const USER_AGENT_MAX_LENGTH = 256;
 
 export type AuthService = {
   /** Same 401 for an unknown email, a wrong password and a disabled account, after the same work. */
-  login(email: string, password: string): Promise<LoginResult>;
+  login(email: string, password: string, client?: { userAgent?: string | undefined }): Promise<LoginResult>;
+  /** Revokes the caller's session (the one its session token or access token belongs to). */
   logout(actor: Actor): Promise<void>;
-  /** The actor behind a bearer token; throws 401 for a malformed, unknown, expired or revoked one. */
+  /**
+   * The actor behind a bearer token: a session token is looked up (KV, then D1); an access token
+   * is verified by its signature and claims alone. 401 for a malformed, unknown, expired or
+   * revoked session token, or an invalid access token.
+   */
   authenticate(token: string): Promise<Actor>;
+  /** The caller's whole user: the session's (session token) or read by id (access token). */
+  me(actor: Actor): Promise<User>;
+  /** A fresh access token for the caller's session, which must be live in D1; session tokens only. */
+  issueAccessToken(actor: Actor): Promise<IssuedAccessToken>;
+  listSessions(actor: Actor): Promise<SessionView[]>;
+  /** Revokes one of the caller's sessions; another user's id is a 404. */
+  revokeSession(actor: Actor, sessionId: string): Promise<void>;
+  /** Signs out everywhere else: every session of the caller but the current one. */
+  revokeOtherSessions(actor: Actor): Promise<void>;
   /** Housekeeping for the scheduled handler: drop expired sessions. */
   pruneExpiredSessions(): Promise<number>;
 };
@@ -31,6 +55,7 @@ export type AuthServiceDeps = {
   users: UsersRepository;
   sessions: SessionsRepository;
   hasher: PasswordHasher;
+  accessTokens: AccessTokens;
   verificationMail?: VerificationMail;
   config: Pick<AppConfig, "sessionTtlSeconds" | "requireEmailVerification">;
   now?: () => Date;
@@ -44,11 +69,12 @@ export function createAuthService({
   hasher,
   config,
   limiter,
+  accessTokens,
   verificationMail,
   now = () => new Date(),
 }: AuthServiceDeps): AuthService {
   return {
-    async login(email, password) {
+    async login(email, password, client = {}) {
       await limiter?.enforce(rateLimitPolicies.passwordPerAccount, await accountKey(email));
       const credentials = await users.findCredentialsByEmail(email);
       const { valid, needsRehash } = await hasher.verify(password, credentials?.passwordHash ?? null);
@@ -76,27 +102,94 @@ export function createAuthService({
         tokenHash: await hashToken(token),
         createdAt,
         expiresAt,
+        userAgent: cleanUserAgent(client.userAgent),
       };
       // The session is created only while the password just verified is still the user's (and the
       // user still active): a password change, disable or delete since the check wins.
       if (!(await sessions.insert(session, { passwordHash }))) throw new UnauthorizedError(BAD_CREDENTIALS);
-      return { token, expiresAt, user: credentials.user };
+      const accessToken = await accessTokens.issue(session.id, credentials.user);
+      return { token, expiresAt, user: credentials.user, accessToken };
     },
 
     async logout(actor) {
-      await sessions.revoke({ id: actor.sessionId, tokenHash: actor.tokenHash });
+      if (actor.credential.kind === "session") {
+        await sessions.revoke({ id: actor.sessionId, tokenHash: actor.credential.tokenHash });
+        return;
+      }
+      await sessions.revokeOwned(actor.user.id, { id: actor.sessionId }, guardFor(actor, [], undefined, now()));
     },
 
     async authenticate(token) {
+      if (isCompactJws(token)) {
+        const claims = await accessTokens.verify(token);
+        return {
+          sessionId: claims.sid,
+          user: { id: claims.sub, role: claims.role, emailVerified: claims.email_verified },
+          credential: { kind: "access-token", expiresAt: new Date(claims.exp * 1000) },
+        };
+      }
       if (!isWellFormedToken(token)) throw new UnauthorizedError("The bearer token is malformed.", "invalid_token");
       const tokenHash = await hashToken(token);
       const session = await sessions.findActiveByTokenHash(tokenHash, now());
       if (!session) throw new UnauthorizedError("The bearer token is invalid, expired or revoked.", "invalid_token");
-      return { sessionId: session.id, tokenHash, user: session.user };
+      return {
+        sessionId: session.id,
+        user: session.user,
+        credential: { kind: "session", tokenHash, user: session.user },
+      };
+    },
+
+    async me(actor) {
+      if (actor.credential.kind === "session") return actor.credential.user;
+      // Trusted without a session check (a read of one's own data); the user itself is read through
+      // the cache, which sees every write made in this location.
+      const user = await users.findById(actor.user.id);
+      if (!user) throw new UnauthorizedError("The user of this access token no longer exists.", "invalid_token");
+      return user;
+    },
+
+    async issueAccessToken(actor) {
+      if (actor.credential.kind !== "session") {
+        throw new UnauthorizedError("A new access token takes a session token, not an access token.", "invalid_token");
+      }
+      // From D1, not KV: a session revoked in another location must not mint tokens here.
+      const session = await sessions.findLiveById(actor.sessionId, now());
+      if (!session) throw new UnauthorizedError("The bearer token is invalid, expired or revoked.", "invalid_token");
+      return accessTokens.issue(session.id, session.user);
+    },
+
+    async listSessions(actor) {
+      const list = await sessions.listForUser(actor.user.id, now(), SESSION_LIST_LIMIT);
+      return list.map((session) => ({ ...session, current: session.id === actor.sessionId }));
+    },
+
+    async revokeSession(actor, sessionId) {
+      const { revoked } = await sessions.revokeOwned(
+        actor.user.id,
+        { id: sessionId },
+        guardFor(actor, [], undefined, now()),
+      );
+      if (revoked === 0) throw new NotFoundError("You have no session with this id.");
+    },
+
+    async revokeOtherSessions(actor) {
+      await sessions.revokeOwned(actor.user.id, { exceptId: actor.sessionId }, guardFor(actor, [], undefined, now()));
     },
 
     pruneExpiredSessions() {
       return sessions.deleteExpired(now());
     },
   };
+}
+
+// Printable characters only, whitespace collapsed, at most 256: what a client sends is shown back
+// in the session list and stored, so nothing else of it is.
+function cleanUserAgent(header: string | undefined): string | null {
+  const clean = (header ?? "")
+    .replace(/[^\x20-\x7E\u00A0-\uFFFF]/gu, " ")
+    .replace(/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/gu, "")
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, USER_AGENT_MAX_LENGTH);
+  return clean || null;
 }

@@ -82,5 +82,12 @@ export function createCachedSessionsRepository(
       await purger.purge(result.staleKeys);
       return result;
     },
+
+    // The KV entries of the revoked sessions are purged right after the batch that recorded them.
+    async revokeOwned(userId, which, guard) {
+      const result = await base.revokeOwned(userId, which, guard);
+      await purger.purge(result.staleKeys);
+      return result;
+    },
   };
 }

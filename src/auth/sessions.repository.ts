@@ -1,10 +1,18 @@
-import { and, eq, gt, lte, sql } from "drizzle-orm";
+import { and, desc, eq, gt, lte, ne, type SQL, sql } from "drizzle-orm";
 import { recordStaleSessions } from "../cache/outbox";
 import { changedRows, type Db, runBatch } from "../db/client";
-import { type SessionRow, sessions, type User, users } from "../db/schema";
+import { guardRefusal } from "../db/errors";
+import { guardQuery, guardStatement, type SessionGuard } from "../db/guards";
+import { type NewSessionRow, sessions, type User, users } from "../db/schema";
 import { userColumns } from "../users/users.repository";
 
 export type ActiveSession = { id: string; expiresAt: Date; user: User };
+
+/** A session as its owner sees it in the list. */
+export type SessionSummary = { id: string; createdAt: Date; expiresAt: Date; userAgent: string | null };
+
+// Cache keys the write recorded as stale (empty unless the repository records them).
+type Revoked = { revoked: number; staleKeys: string[] };
 
 export type SessionsRepository = {
   /**
@@ -12,13 +20,24 @@ export type SessionsRepository = {
    * the insert itself: a sign-in racing a password change, a disable or a delete creates nothing.
    * True when the session was created.
    */
-  insert(session: SessionRow, credentials: { passwordHash: string }): Promise<boolean>;
+  insert(session: NewSessionRow, credentials: { passwordHash: string }): Promise<boolean>;
   /** One indexed query: the unexpired session with this token hash and its active user. */
   findActiveByTokenHash(tokenHash: string, now: Date): Promise<ActiveSession | null>;
   /** Deletes one session; returns the cache keys recorded as stale (if the repository records them). */
   revoke(session: { id: string; tokenHash: string }): Promise<{ staleKeys: string[] }>;
   /** Removes sessions that expired at or before `now`; returns how many. */
   deleteExpired(now: Date): Promise<number>;
+  /** The session `id` if it is live in the database (never a cache): unexpired, its user active. */
+  findLiveById(id: string, now: Date): Promise<ActiveSession | null>;
+  /** The user's unexpired sessions, newest first, at most `limit`. */
+  listForUser(userId: string, now: Date, limit: number): Promise<SessionSummary[]>;
+  /**
+   * Revokes the user's session `id` (none if it is another user's), or every session of the user
+   * but `exceptId`; in one batch with `guard`, the acting session's check.
+   */
+  revokeOwned(userId: string, which: { id: string } | { exceptId: string }, guard: SessionGuard): Promise<Revoked>;
+  /** Throws the guard's 401 or 403 if the acting session is not live or lacks the role (one query). */
+  check(guard: SessionGuard): Promise<void>;
 };
 
 export function createSessionsRepository(
@@ -34,6 +53,7 @@ export function createSessionsRepository(
           tokenHash: sql<string>`${session.tokenHash}`.as("token_hash"),
           createdAt: sql<number>`${session.createdAt.getTime()}`.as("created_at"),
           expiresAt: sql<number>`${session.expiresAt.getTime()}`.as("expires_at"),
+          userAgent: sql<string | null>`${session.userAgent ?? null}`.as("user_agent"),
         })
         .from(users)
         .where(and(eq(users.id, session.userId), eq(users.passwordHash, passwordHash), eq(users.status, "active")));
@@ -65,6 +85,50 @@ export function createSessionsRepository(
     async deleteExpired(now) {
       const result = await db.delete(sessions).where(lte(sessions.expiresAt, now)).run();
       return changedRows(result);
+    },
+
+    async findLiveById(id, now) {
+      const row = await db
+        .select({ id: sessions.id, expiresAt: sessions.expiresAt, user: userColumns })
+        .from(sessions)
+        .innerJoin(users, eq(users.id, sessions.userId))
+        .where(and(eq(sessions.id, id), gt(sessions.expiresAt, now), eq(users.status, "active")))
+        .get();
+      return row ?? null;
+    },
+
+    listForUser(userId, now, limit) {
+      return db
+        .select({
+          id: sessions.id,
+          createdAt: sessions.createdAt,
+          expiresAt: sessions.expiresAt,
+          userAgent: sessions.userAgent,
+        })
+        .from(sessions)
+        .where(and(eq(sessions.userId, userId), gt(sessions.expiresAt, now)))
+        .orderBy(desc(sessions.createdAt), desc(sessions.id))
+        .limit(limit)
+        .all();
+    },
+
+    async revokeOwned(userId, which, guard) {
+      const where: SQL | undefined = and(
+        eq(sessions.userId, userId),
+        "id" in which ? eq(sessions.id, which.id) : ne(sessions.id, which.exceptId),
+      );
+      const records = recordStale ? [recordStaleSessions(db, where, guard.at)] : [];
+      const remove = db.delete(sessions).where(where).returning({ id: sessions.id });
+      // The guard first: revoking the current session must not make its own check fail.
+      const results = await runBatch(db, [guardStatement(db, guard), ...records, remove]);
+      const staleKeys = recordStale ? (results[1] as { key: string }[]).map((row) => row.key) : [];
+      return { revoked: (results[1 + records.length] as unknown[]).length, staleKeys };
+    },
+
+    async check(guard) {
+      const [refused] = await runBatch(db, [guardQuery(db, guard)]);
+      const reason = (refused as { reason: "session" | "role" }[])[0]?.reason;
+      if (reason) throw guardRefusal(reason);
     },
   };
 }

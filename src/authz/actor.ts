@@ -1,9 +1,18 @@
 import type { User } from "../db/schema";
 
-/** Who is making a request: the session's user as loaded with the session, in the same query. */
+/**
+ * Who is making a request, and how it proved it.
+ *
+ * - With a session token, the session was looked up: `user` is the session's user as loaded with
+ *   it (from KV, or D1), and `credential` carries the token's hash (what revoking it needs).
+ * - With an access token, nothing was looked up: `user` holds only what the token's claims say
+ *   (id, role, email verified), as they were when it was issued. Anything that writes, lists
+ *   users or rests on the admin role checks the session and the current role in D1 (guardFor).
+ */
 export type Actor = {
   sessionId: string;
-  /** SHA-256 of the presented token: what revoking this session (logout) needs. */
-  tokenHash: string;
-  user: User;
+  user: ActorUser;
+  credential: { kind: "session"; tokenHash: string; user: User } | { kind: "access-token"; expiresAt: Date };
 };
+
+export type ActorUser = Pick<User, "id" | "role" | "emailVerified">;

@@ -1,3 +1,4 @@
+import type { SessionGuard } from "../db/guards";
 import type { Actor } from "./actor";
 
 /**
@@ -40,4 +41,19 @@ export const actions = Object.keys(rules) as Action[];
 /** True when `actor` may do `action` (to `target`). An anonymous caller may do none of these. */
 export function can(actor: Actor | null, action: Action, target?: Target): boolean {
   return actor !== null && rules[action](actor, target);
+}
+
+/** Checks a guard in D1 for a read that rests on it (the sessions repository provides it). */
+export type StandingCheck = { check(guard: SessionGuard): Promise<void> };
+
+/**
+ * What must still hold when a request allowed by `actions` reaches the database: the actor's
+ * session is live and, where the permission came from the admin role rather than from owning the
+ * target, the user is still an admin. Writes carry it in their batch, admin reads check it in D1
+ * (src/db/guards.ts), so a logout, a disable or a demotion stops them at once, everywhere.
+ */
+export function guardFor(actor: Actor, actions: Action[], target?: Target, at = new Date()): SessionGuard {
+  const owns = target !== undefined && actor.user.id === target.userId;
+  const byRole = actions.some((action) => rules[action] === isAdmin || !owns);
+  return { sessionId: actor.sessionId, role: byRole ? "admin" : undefined, at };
 }

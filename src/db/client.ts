@@ -1,6 +1,6 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
-import { DatabaseError } from "./errors";
+import { DatabaseError, guardRefusalIn } from "./errors";
 
 /**
  * The database handle repositories are written against: Drizzle's async SQLite database, which
@@ -41,6 +41,9 @@ export async function runBatch(db: Db, statements: BatchItem<"sqlite">[], result
   try {
     return await batching.batch([...statements, ...joined.map((companion) => companion(result))]);
   } catch (error) {
+    // A write guard that refused (src/db/guards.ts) is the caller's answer, not a database failure.
+    const refusal = guardRefusalIn(error);
+    if (refusal) throw refusal;
     // Drizzle passes batch errors through unwrapped; mark them as the database's.
     throw error instanceof DatabaseError ? error : new DatabaseError(error);
   }

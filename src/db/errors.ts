@@ -1,4 +1,4 @@
-import { rootCauseMessage } from "../lib/errors";
+import { ForbiddenError, rootCauseMessage, UnauthorizedError } from "../lib/errors";
 
 /**
  * Storage errors arrive wrapped (DrizzleQueryError → D1 or libSQL error), and only their
@@ -22,6 +22,22 @@ export function uniqueViolationColumn(error: unknown): string | null {
   for (const message of messages(error)) {
     const column = uniqueViolationIn(message);
     if (column) return column;
+  }
+  return null;
+}
+
+/** The answer a failed session guard (src/db/guards.ts) gives: a 401 or a 403. */
+export function guardRefusal(reason: "session" | "role"): Error {
+  return reason === "session"
+    ? new UnauthorizedError("The session has ended: sign in again.", "invalid_token")
+    : new ForbiddenError("Your role no longer allows this.");
+}
+
+/** The refusal a write guard's failed batch means; null for any other failure. */
+export function guardRefusalIn(error: unknown): Error | null {
+  for (const message of messages(error)) {
+    const failed = /CHECK constraint failed: (session_live|role_current)/.exec(message)?.[1];
+    if (failed) return guardRefusal(failed === "session_live" ? "session" : "role");
   }
   return null;
 }

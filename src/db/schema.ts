@@ -47,6 +47,8 @@ export const sessions = sqliteTable(
     tokenHash: text("token_hash").notNull(),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+    // The User-Agent of the sign-in, cleaned and cut to 256 characters, for the session list.
+    userAgent: text("user_agent"),
   },
   (table) => [
     uniqueIndex("sessions_token_hash_unique").on(table.tokenHash),
@@ -120,14 +122,62 @@ export const idempotencyKeys = sqliteTable(
   ],
 );
 
+/**
+ * The keys that sign access tokens (ES256). The public half is published in the JWK Set from the
+ * moment the row exists; a key signs from `signsFrom` until the next key's `signsFrom`; its private
+ * half, encrypted under a key derived from APP_SECRET, is dropped once it no longer signs, and the
+ * row once no token it signed can still be valid (src/tokens/signing-keys.service.ts).
+ */
+export const signingKeys = sqliteTable(
+  "signing_keys",
+  {
+    kid: text("kid").primaryKey(),
+    publicJwk: text("public_jwk").notNull(),
+    /** AES-GCM (IV || ciphertext, base64url) of the private JWK; null once the key no longer signs. */
+    encryptedPrivateJwk: text("encrypted_private_jwk"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    signsFrom: integer("signs_from", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [index("signing_keys_signs_from_idx").on(table.signsFrom)],
+);
+
+/**
+ * A key rotation asked for on demand (`npm run keys:rotate`): the Worker, which alone holds the
+ * secret that encrypts private keys, makes the new key at its next key refresh or cron run.
+ */
+export const keyRotationRequests = sqliteTable("key_rotation_requests", {
+  id: text("id").primaryKey(),
+  requestedAt: integer("requested_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/**
+ * Always empty. A write made on behalf of a session carries an insert into this table that selects
+ * a row only when the session is no longer live (or its user no longer has the role the write
+ * relied on); the check constraint then fails the statement and with it the write's whole batch.
+ * So a revoked session cannot write, in any location, at once, at no extra round trip
+ * (src/db/guards.ts).
+ */
+export const writeGuards = sqliteTable(
+  "write_guards",
+  {
+    reason: text("reason").notNull(),
+  },
+  (table) => [
+    check("session_live", sql`${table.reason} <> 'session'`),
+    check("role_current", sql`${table.reason} <> 'role'`),
+  ],
+);
+
 export type Role = (typeof roles)[number];
 export type UserStatus = (typeof statuses)[number];
 
 export type UserRow = typeof users.$inferSelect;
 export type NewUserRow = typeof users.$inferInsert;
 export type SessionRow = typeof sessions.$inferSelect;
+export type NewSessionRow = typeof sessions.$inferInsert;
 export type EmailTokenRow = typeof emailTokens.$inferSelect;
 export type EmailTokenPurpose = EmailTokenRow["purpose"];
+export type SigningKeyRow = typeof signingKeys.$inferSelect;
 
 /**
  * The user as the application knows it: its row without the password hash, which never leaves

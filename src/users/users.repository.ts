@@ -2,7 +2,8 @@ import { and, desc, eq, exists, getTableColumns, inArray, lt, ne, or, type SQL, 
 import type { BatchItem } from "drizzle-orm/batch";
 import { recordStaleSessions, recordStaleUser } from "../cache/outbox";
 import { type Db, runBatch } from "../db/client";
-import { uniqueViolationColumn } from "../db/errors";
+import { guardRefusal, uniqueViolationColumn } from "../db/errors";
+import { guardQuery, guardStatement, type SessionGuard } from "../db/guards";
 import { emailTokens, type Role, sessions, type User, type UserRow, type UserStatus, users } from "../db/schema";
 import { ConflictError } from "../lib/errors";
 import { userOf } from "./users.model";
@@ -37,9 +38,11 @@ export type UpdateOptions = {
    * address); else outcome `stale`.
    */
   activeWithEmail?: string | undefined;
+  /** The acting session must still be live (and hold the role), checked in the write's batch. */
+  guard?: SessionGuard | undefined;
 };
 
-export type DeleteOptions = Pick<UpdateOptions, "expectedVersions">;
+export type DeleteOptions = Pick<UpdateOptions, "expectedVersions" | "guard">;
 
 // Cache keys the write recorded as stale (empty unless the repository records them).
 type Recorded = { staleKeys: string[] };
@@ -58,12 +61,12 @@ export type UsersRepository = {
   findCredentialsById(id: string): Promise<UserCredentials | null>;
   findCredentialsByEmail(email: string): Promise<UserCredentials | null>;
   /** Newest first, keyset-paginated on (createdAt, id). */
-  list(filter: UserListFilter): Promise<User[]>;
+  list(filter: UserListFilter, options?: { guard?: SessionGuard }): Promise<User[]>;
   /**
    * Throws ConflictError when the email or username is taken. The insert is a batch whose result
    * is the new user, so a companion of the request (an Idempotency-Key's response) commits with it.
    */
-  insert(row: UserRow): Promise<User>;
+  insert(row: UserRow, options?: { guard?: SessionGuard | undefined }): Promise<User>;
   /**
    * Applies the changes and bumps the version, atomically with the session revocation asked for.
    * `emailVerified` describes the email it stands beside: a change to another email clears it in
@@ -93,6 +96,11 @@ const notLastActiveAdmin = sql`(not (${users.role} = 'admin' and ${users.status}
   or (select count(*) from ${users} where ${users.role} = 'admin' and ${users.status} = 'active') > 1)`;
 
 export function createUsersRepository(db: Db, { recordStale = false }: UsersRepositoryOptions = {}): UsersRepository {
+  // The session guard's statement, first in a write's batch: it must see the session and the role
+  // as they were before the write (which may end the session or change the role itself); its
+  // failure undoes the whole batch.
+  const guarded = (guard: SessionGuard | undefined) => (guard ? [guardStatement(db, guard)] : []);
+
   async function findCredentials(where: SQL): Promise<UserCredentials | null> {
     const row = await db.select().from(users).where(where).get();
     if (!row) return null;
@@ -140,7 +148,7 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       return findCredentials(eq(users.email, email));
     },
 
-    async list({ role, status, q, after, limit }) {
+    async list({ role, status, q, after, limit }, { guard } = {}) {
       const conditions: (SQL | undefined)[] = [
         role ? eq(users.role, role) : undefined,
         status ? eq(users.status, status) : undefined,
@@ -154,19 +162,24 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
           sql`(${users.email} like ${pattern} escape '\\' or ${users.username} like ${pattern} escape '\\' or ${users.name} like ${pattern} escape '\\')`,
         );
       }
-      return db
+      const query = db
         .select(userColumns)
         .from(users)
         .where(and(...conditions))
         .orderBy(desc(users.createdAt), desc(users.id))
-        .limit(limit)
-        .all();
+        .limit(limit);
+      if (!guard) return query.all();
+      // The guard's check rides in the same round trip.
+      const [refused, page] = await runBatch(db, [guardQuery(db, guard), query]);
+      const reason = (refused as { reason: "session" | "role" }[])[0]?.reason;
+      if (reason) throw guardRefusal(reason);
+      return page as User[];
     },
 
-    async insert(row) {
+    async insert(row, { guard } = {}) {
       const user = userOf(row);
       try {
-        await runBatch(db, [db.insert(users).values(row)], user);
+        await runBatch(db, [...guarded(guard), db.insert(users).values(row)], user);
       } catch (error) {
         throw toConflict(error);
       }
@@ -174,7 +187,7 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
     },
 
     async update(id, changes, options = {}) {
-      const { keepAnActiveAdmin, revokeSessions, expectedVersions, activeWithEmail } = options;
+      const { keepAnActiveAdmin, revokeSessions, expectedVersions, activeWithEmail, guard } = options;
       const target = and(
         eq(users.id, id),
         keepAnActiveAdmin ? notLastActiveAdmin : undefined,
@@ -197,8 +210,9 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
             revokeSessions.exceptSessionId ? ne(sessions.id, revokeSessions.exceptSessionId) : undefined,
           )
         : undefined;
+      const guards = guarded(guard);
       const records = staleRecords(target, revoked, changes.updatedAt);
-      const statements: BatchItem<"sqlite">[] = [...records, update];
+      const statements: BatchItem<"sqlite">[] = [...guards, ...records, update];
       if (revoked) {
         // Only revoke if the update landed. SQLite's changes() is the row count of the statement
         // completed just before this one on the batch's connection: the update. (Comparing the row
@@ -213,13 +227,13 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       } catch (error) {
         throw toConflict(error);
       }
-      const staleKeys = keysFrom(results.slice(0, records.length));
-      const [updated] = results[records.length] as User[];
+      const staleKeys = keysFrom(results.slice(guards.length, guards.length + records.length));
+      const [updated] = results[guards.length + records.length] as User[];
       if (updated) return { outcome: "updated", user: updated, staleKeys };
       return { outcome: await refusal(id, expectedVersions, activeWithEmail), staleKeys };
     },
 
-    async deleteUnlessLastActiveAdmin(id, { expectedVersions } = {}) {
+    async deleteUnlessLastActiveAdmin(id, { expectedVersions, guard } = {}) {
       const target = and(
         eq(users.id, id),
         notLastActiveAdmin,
@@ -232,9 +246,11 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       const endSessions = db.delete(sessions).where(and(eq(sessions.userId, id), landing));
       const voidLinks = db.delete(emailTokens).where(and(eq(emailTokens.userId, id), landing));
       const remove = db.delete(users).where(target).returning({ id: users.id });
-      const results = await runBatch(db, [...records, endSessions, voidLinks, remove]);
-      const staleKeys = keysFrom(results.slice(0, records.length));
-      if ((results[records.length + 2] as unknown[]).length > 0) return { outcome: "deleted", staleKeys };
+      const guards = guarded(guard);
+      const results = await runBatch(db, [...guards, ...records, endSessions, voidLinks, remove]);
+      const staleKeys = keysFrom(results.slice(guards.length, guards.length + records.length));
+      if ((results[guards.length + records.length + 2] as unknown[]).length > 0)
+        return { outcome: "deleted", staleKeys };
       return { outcome: await refusal(id, expectedVersions), staleKeys };
     },
 

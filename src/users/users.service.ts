@@ -1,5 +1,5 @@
 import type { Actor } from "../authz/actor";
-import { can } from "../authz/policy";
+import { type Action, can, guardFor, type StandingCheck } from "../authz/policy";
 import type { AppConfig } from "../config";
 import type { User } from "../db/schema";
 import {
@@ -42,6 +42,8 @@ export type AccountMail = {
 
 export type UsersServiceDeps = {
   users: UsersRepository;
+  /** Admin reads are checked against the session and the role in D1, not the caller's copy. */
+  standing: StandingCheck;
   accountMail?: AccountMail;
   hasher: PasswordHasher;
   /** A currentPassword check spends the account's password budget, as a sign-in does. */
@@ -55,6 +57,7 @@ const OWNER_OR_ADMIN = "Only the user or an admin may do this.";
 
 export function createUsersService({
   users,
+  standing,
   accountMail,
   hasher,
   config,
@@ -68,16 +71,22 @@ export function createUsersService({
         if (!actor) throw new UnauthorizedError("Sign-up is closed; an admin must create users.");
         throw new ForbiddenError("Sign-up is closed; only admins may create users.");
       }
-      if ((input.role !== undefined || input.status !== undefined) && !administers) {
-        throw new ForbiddenError("Only admins may set role or status.");
-      }
-      const user = await users.insert(newUserRow(input, await hasher.hash(input.password), now()));
+      const setsRoleOrStatus = input.role !== undefined || input.status !== undefined;
+      if (setsRoleOrStatus && !administers) throw new ForbiddenError("Only admins may set role or status.");
+      // Where only an admin may create this user, the admin's session and role are checked in the insert.
+      const asAdmin = actor && (setsRoleOrStatus || !config.signupOpen);
+      const guard = asAdmin ? guardFor(actor, ["users:administer"], undefined, now()) : undefined;
+      const user = await users.insert(newUserRow(input, await hasher.hash(input.password), now()), { guard });
       accountMail?.afterSignUp(user);
       return user;
     },
 
     async get(actor, id) {
       const view = can(actor, "user:read-private", { userId: id }) ? "full" : "public";
+      // An admin's view of someone else rests on the role: checked in D1, not on the caller's copy.
+      if (actor && view === "full" && actor.user.id !== id) {
+        await standing.check(guardFor(actor, ["user:read-private"], { userId: id }, now()));
+      }
       // Only the public profile may come from a copy a few seconds old: owners read their writes.
       const user = ID_PATTERN.test(id) ? await users.findById(id, { allowStale: view === "public" }) : null;
       if (!user) throw new NotFoundError(USER_NOT_FOUND);
@@ -86,14 +95,17 @@ export function createUsersService({
 
     async list(actor, filter) {
       if (!can(actor, "users:list")) throw new ForbiddenError("Only admins may list users.");
-      const rows = await users.list({ ...filter, limit: filter.limit + 1 });
+      const guard = guardFor(actor, ["users:list"], undefined, now());
+      const rows = await users.list({ ...filter, limit: filter.limit + 1 }, { guard });
       return { users: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
     },
 
     async update(actor, id, input, precondition) {
       if (!can(actor, "user:update", { userId: id })) throw new ForbiddenError(OWNER_OR_ADMIN);
-      if ((input.role !== undefined || input.status !== undefined) && !can(actor, "users:administer")) {
-        throw new ForbiddenError("Only admins may change role or status.");
+      const actions: Action[] = ["user:update"];
+      if (input.role !== undefined || input.status !== undefined) {
+        if (!can(actor, "users:administer")) throw new ForbiddenError("Only admins may change role or status.");
+        actions.push("users:administer");
       }
       const { currentPassword, password, ...fields } = input;
       const changes: UserChanges = { ...fields, updatedAt: now() };
@@ -113,6 +125,7 @@ export function createUsersService({
             ? { exceptSessionId: ownPassword ? actor.sessionId : undefined }
             : undefined,
         expectedVersions: precondition?.versions,
+        guard: guardFor(actor, actions, { userId: id }, now()),
       });
       if (result.outcome !== "updated") throw refused(result.outcome);
       if (previousEmail !== undefined && previousEmail !== result.user.email) {
@@ -123,7 +136,10 @@ export function createUsersService({
 
     async delete(actor, id, precondition) {
       if (!can(actor, "user:delete", { userId: id })) throw new ForbiddenError(OWNER_OR_ADMIN);
-      const { outcome } = await users.deleteUnlessLastActiveAdmin(id, { expectedVersions: precondition?.versions });
+      const { outcome } = await users.deleteUnlessLastActiveAdmin(id, {
+        expectedVersions: precondition?.versions,
+        guard: guardFor(actor, ["user:delete"], { userId: id }, now()),
+      });
       if (outcome !== "deleted") throw refused(outcome);
     },
   };

@@ -11,7 +11,7 @@ import { api } from "./http";
 export { PASSWORD };
 
 const f = fixtures(d1Backend);
-export const { seedUser, seedSession, sessionCount, userRow, unique, hasher } = f;
+export const { seedUser, seedSession, sessionCount, userRow, unique, hasher, accessTokens } = f;
 export const usersRepository = f.usersRepository();
 
 export function newUserBody(overrides: Record<string, unknown> = {}) {

@@ -86,6 +86,17 @@ describe("npm run db:seed", () => {
   });
 });
 
+describe("npm run keys:rotate", () => {
+  it("asks the service for a new signing key: one request row, however often it is run", () => {
+    for (let run = 0; run < 2; run++) {
+      const result = npmRun("keys:rotate", []);
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stdout).toContain("Rotation requested in the local D1 database");
+    }
+    expect(sqlite("select id from key_rotation_requests")).toEqual([{ id: "signing-key" }]);
+  });
+});
+
 describe("npm start (wrangler dev) driven over HTTP", () => {
   let server: Awaited<ReturnType<typeof startServer>>;
 

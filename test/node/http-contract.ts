@@ -141,6 +141,37 @@ export function httpContract(server: () => { base: string; output: () => string 
     );
   });
 
+  it("access tokens: signed at sign-in, verifiable with the published keys, accepted by the API; sessions listed", async () => {
+    const created = await json("POST", "/api/users", {
+      ...account,
+      email: `at-${account.email}`,
+      username: `at${name}`,
+    });
+    expect(created.status).toBe(201);
+    const login = await json("POST", "/api/auth/login", { email: `at-${account.email}`, password: account.password });
+    const { token, accessToken } = (await login.json()) as { token: string; accessToken: string };
+    const jwks = (await (await json("GET", "/.well-known/jwks.json")).json()) as {
+      keys: { kid: string; d?: string }[];
+    };
+    const kid = JSON.parse(Buffer.from(accessToken.split(".")[0] ?? "", "base64url").toString()).kid;
+    expect(jwks.keys.map((key) => key.kid)).toContain(kid);
+    expect(jwks.keys.every((key) => key.d === undefined)).toBe(true);
+    const me = await json("GET", "/api/auth/me", undefined, accessToken);
+    expect(me.status).toBe(200);
+    const sessions = await json("GET", "/api/auth/sessions", undefined, accessToken);
+    expect(((await sessions.json()) as { data: { current: boolean }[] }).data).toEqual([
+      expect.objectContaining({ current: true }),
+    ]);
+    expect((await json("POST", "/api/auth/logout", undefined, token)).status).toBe(204);
+    const write = await json(
+      "PATCH",
+      `/api/users/${((await me.json()) as { id: string }).id}`,
+      { name: "X" },
+      accessToken,
+    );
+    expect(write.status).toBe(401);
+  });
+
   it("answers problems as application/problem+json", async () => {
     const res = await json("GET", "/api/nothing-here");
     expect(res.status).toBe(404);

@@ -28,14 +28,20 @@ export function serviceSuite(backend: Backend) {
       users: repository,
       sessions: f.sessionsRepository(),
       hasher: f.hasher,
+      accessTokens: f.accessTokens(),
       config: { sessionTtlSeconds: 3600, requireEmailVerification: false },
     });
   const usersService = () =>
-    createUsersService({ users: f.usersRepository(), hasher: f.hasher, config: { signupOpen: true } });
+    createUsersService({
+      users: f.usersRepository(),
+      standing: f.sessionsRepository(),
+      hasher: f.hasher,
+      config: { signupOpen: true },
+    });
   const actorFor = async (role: "admin" | "member"): Promise<Actor> => {
     const user = await f.seedUser({ role });
     const { sessionId, tokenHash } = await f.seedSession(user);
-    return { user, sessionId, tokenHash };
+    return { user, sessionId, credential: { kind: "session", tokenHash, user } };
   };
   const newUser = () => {
     const suffix = f.unique();
@@ -155,6 +161,7 @@ export function serviceSuite(backend: Backend) {
       const db = backend.db();
       const users = createUsersService({
         users: createUsersRepository(db),
+        standing: f.sessionsRepository(),
         hasher: f.hasher,
         config: { signupOpen: true },
       });

@@ -1,0 +1,45 @@
+/**
+ * npm run keys:rotate [-- --remote] [--persist-to <dir>]
+ *
+ * Asks the service for a new signing key. The key itself is made by the Worker (only it holds
+ * APP_SECRET, which encrypts private keys): at its next key refresh (within a minute, on any
+ * request that reads the keys) or its next cron run. The new key is published at once and signs
+ * an hour later; the current one keeps signing until then, and stays published until every token
+ * it signed has expired. Asking again while a key is waiting changes nothing.
+ */
+import { parseArgs } from "node:util";
+import { keyRotationRequests, signingKeys } from "../src/db/schema";
+import { applyLocalMigrations, D1CommandError, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
+
+const { values } = parseArgs({
+  options: { remote: { type: "boolean", default: false }, "persist-to": { type: "string" } },
+  strict: true,
+});
+const target: Target = { remote: values.remote ?? false, persistTo: values["persist-to"] };
+const where = target.remote ? "the deployed (remote) D1 database" : "the local D1 database";
+
+try {
+  applyLocalMigrations(target);
+  const now = new Date();
+  const request = sqlBuilder
+    .insert(keyRotationRequests)
+    .values({ id: "signing-key", requestedAt: now })
+    .onConflictDoNothing();
+  const keys = sqlBuilder.select({ kid: signingKeys.kid, signsFrom: signingKeys.signsFrom }).from(signingKeys);
+  const [, rows] = execute(target, `${toLiteralSql(request.toSQL())};\n${toLiteralSql(keys.toSQL())}`);
+  const waiting = (rows ?? []).filter((row) => Number(row.signs_from) > now.getTime());
+  if (waiting.length > 0) {
+    const signsFrom = new Date(Number(waiting[0]?.signs_from)).toISOString();
+    console.log(`A new key (${waiting[0]?.kid}) is already published in ${where}; it signs from ${signsFrom}.`);
+  } else {
+    console.log(
+      `Rotation requested in ${where}. The service makes the new key within a minute (its next key refresh or cron run), publishes it at once in /.well-known/jwks.json, and signs with it an hour later.`,
+    );
+  }
+} catch (error) {
+  if (error instanceof D1CommandError) {
+    console.error(`keys:rotate: ${error.message}\n${error.output.trim()}`);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,106 @@
+import { fromBase64Url, toBase64Url, utf8 } from "./encoding";
+
+/**
+ * Compact JWS (RFC 7515) with ES256 (ECDSA P-256 with SHA-256, RFC 7518 §3.4), over WebCrypto.
+ * Written here rather than imported: it is two WebCrypto calls and some base64url, where a full
+ * JOSE library would add about 9 KB gzipped to every isolate's start (docs/security.md#access-tokens).
+ * Only ES256 is ever produced or accepted: the algorithm is fixed by the key, never taken from a
+ * token's header, so `alg: none` and algorithm confusion cannot arise.
+ */
+export const JWS_ALGORITHM = "ES256";
+const ECDSA = { name: "ECDSA", namedCurve: "P-256" } as const;
+const SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
+// Longer than any token this service issues; a bigger one is not worth parsing.
+const MAX_TOKEN_LENGTH = 4096;
+
+export type JwsHeader = { alg: string; kid?: string; typ?: string };
+
+/** A P-256 public key as a JWK (RFC 7517), with the members a JWK Set publishes. */
+export type PublicJwk = { kty: "EC"; crv: "P-256"; x: string; y: string; kid: string; alg: "ES256"; use: "sig" };
+
+/** A new P-256 key pair: the public half as a JWK, the private half as JWK JSON (to be encrypted). */
+export async function generateSigningKeyPair(kid: string): Promise<{ publicJwk: PublicJwk; privateJwk: string }> {
+  const pair = (await crypto.subtle.generateKey(ECDSA, true, ["sign", "verify"])) as CryptoKeyPair;
+  const exportedPublic = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+  const exportedPrivate = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
+  // Only the members a P-256 key has: runtimes add others (key_ops, ext) in different ways.
+  const publicJwk: PublicJwk = {
+    kty: "EC",
+    crv: "P-256",
+    x: String(exportedPublic.x),
+    y: String(exportedPublic.y),
+    kid,
+    alg: JWS_ALGORITHM,
+    use: "sig",
+  };
+  const privateJwk = JSON.stringify({ kty: "EC", crv: "P-256", x: publicJwk.x, y: publicJwk.y, d: exportedPrivate.d });
+  return { publicJwk, privateJwk };
+}
+
+export function importPublicKey(jwk: PublicJwk): Promise<CryptoKey> {
+  const { kty, crv, x, y } = jwk;
+  return crypto.subtle.importKey("jwk", { kty, crv, x, y }, ECDSA, false, ["verify"]);
+}
+
+export function importPrivateKey(privateJwk: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("jwk", JSON.parse(privateJwk) as JsonWebKey, ECDSA, false, ["sign"]);
+}
+
+/** `header.payload.signature`, signed with `key` (ES256). */
+export async function signJws(header: Omit<JwsHeader, "alg">, payload: object, key: CryptoKey): Promise<string> {
+  const input = `${encodeJson({ alg: JWS_ALGORITHM, ...header })}.${encodeJson(payload)}`;
+  // WebCrypto's ECDSA signature is r || s, 64 bytes: exactly JWS's encoding.
+  const signature = await crypto.subtle.sign(SIGN, key, utf8(input));
+  return `${input}.${toBase64Url(signature)}`;
+}
+
+/** The header of a compact JWS, decoded but not yet trusted; null if it is not one. */
+export function readJwsHeader(token: string): JwsHeader | null {
+  if (token.length > MAX_TOKEN_LENGTH) return null;
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  const header = decodeJson(parts[0] ?? "");
+  if (!header || typeof header.alg !== "string") return null;
+  return header as JwsHeader;
+}
+
+/**
+ * The payload of `token` if its signature verifies under `key` with ES256 and its header says
+ * ES256; null otherwise (the claims are the caller's to check).
+ */
+export async function verifyJws(token: string, key: CryptoKey): Promise<Record<string, unknown> | null> {
+  const header = readJwsHeader(token);
+  if (header?.alg !== JWS_ALGORITHM) return null;
+  const [encodedHeader, encodedPayload, encodedSignature] = token.split(".") as [string, string, string];
+  let signature: Uint8Array<ArrayBuffer>;
+  try {
+    signature = fromBase64Url(encodedSignature);
+  } catch {
+    return null;
+  }
+  if (signature.length !== 64) return null;
+  const valid = await crypto.subtle.verify(SIGN, key, signature, utf8(`${encodedHeader}.${encodedPayload}`));
+  return valid ? decodeJson(encodedPayload) : null;
+}
+
+/** Looks like a compact JWS (three base64url parts), as opposed to an opaque session token. */
+export function isCompactJws(token: string): boolean {
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+}
+
+function encodeJson(value: object): string {
+  return toBase64Url(utf8(JSON.stringify(value)));
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+function decodeJson(part: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(decoder.decode(fromBase64Url(part)));
+    return value !== null && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Access tokens (API.md, "v1.1: tokens that other services verify at the edge"): what login and
+ * POST /api/auth/token hand out, the JWK Set that verifies them (checked with `jose`, a library the
+ * service itself does not use), what the API trusts them for, and what it checks in D1 instead.
+ */
+import { env } from "cloudflare:workers";
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createD1Database } from "../src/db/d1";
+import { toBase64Url, utf8 } from "../src/lib/encoding";
+import { signJws } from "../src/lib/jws";
+import { deriveEncryptionKey } from "../src/lib/keys";
+import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
+import { createKeyCache, createSigningKeysService } from "../src/tokens/signing-keys.service";
+import { PASSWORD, seedUser, sessionCount, signedInThroughApi, userRow } from "./helpers/fixtures";
+import { api, expectProblem, serverTiming } from "./helpers/http";
+
+afterEach(() => vi.restoreAllMocks());
+
+const ISSUER = "http://localhost:8787";
+const AUDIENCE = "edge-users";
+
+type Login = { token: string; accessToken: string; accessTokenExpiresAt: string; user: { id: string } };
+
+async function login(email: string, password = PASSWORD, headers: Record<string, string> = {}): Promise<Login> {
+  const res = await api("POST", "/api/auth/login", { body: { email, password }, headers });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Login;
+}
+
+async function jwks(): Promise<JSONWebKeySet> {
+  return (await (await api("GET", "/.well-known/jwks.json")).json()) as JSONWebKeySet;
+}
+
+// The service's signing key, reached the way the Worker reaches it (same database, same secret),
+// to sign tokens the service would never issue.
+function serviceKeys() {
+  return createSigningKeysService({
+    repository: createSigningKeysRepository(createD1Database(env.DB)),
+    cache: createKeyCache(),
+    encryptionKey: () => deriveEncryptionKey(env.APP_SECRET, "signing-keys"),
+    rotationIntervalMs: 30 * 86_400_000,
+    defer: () => {},
+  });
+}
+
+async function forge(claims: Record<string, unknown>, header: Record<string, unknown> = {}) {
+  const { kid, key } = await serviceKeys().signer();
+  return signJws({ typ: "at+jwt", kid, ...header }, claims, key);
+}
+
+describe("issuing", () => {
+  it("login answers an ES256 at+jwt with the contract's claims, for the session it made", async () => {
+    const user = await seedUser({ role: "member", emailVerified: true });
+    const before = Math.floor(Date.now() / 1000);
+    const body = await login(user.email);
+    const header = decodeProtectedHeader(body.accessToken);
+    expect(header).toEqual({ alg: "ES256", typ: "at+jwt", kid: expect.any(String) });
+    const claims = decodeJwt(body.accessToken);
+    expect(Object.keys(claims).sort()).toEqual(
+      ["aud", "client_id", "email_verified", "exp", "iat", "iss", "jti", "role", "sid", "sub"].sort(),
+    );
+    expect(claims).toMatchObject({
+      iss: ISSUER,
+      aud: AUDIENCE,
+      sub: user.id,
+      client_id: "edge-users",
+      role: "member",
+      email_verified: true,
+    });
+    expect(claims.iat).toBeGreaterThanOrEqual(before);
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(300);
+    expect(Date.parse(body.accessTokenExpiresAt)).toBe((claims.exp ?? 0) * 1000);
+    const { results } = await env.DB.prepare("select id from sessions where user_id = ?").bind(user.id).all();
+    expect(results).toEqual([{ id: claims.sid }]);
+  });
+
+  it("verifies with a standard JOSE library through the published JWK Set", async () => {
+    const user = await seedUser();
+    const { accessToken } = await login(user.email);
+    const { payload, protectedHeader } = await jwtVerify(accessToken, createLocalJWKSet(await jwks()), {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      typ: "at+jwt",
+      algorithms: ["ES256"],
+    });
+    expect(payload.sub).toBe(user.id);
+    expect(protectedHeader.alg).toBe("ES256");
+  });
+
+  it("the JWK Set: public P-256 keys only, never a private member, cacheable", async () => {
+    await login((await seedUser()).email);
+    const res = await api("GET", "/.well-known/jwks.json");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("public, max-age=300");
+    const { keys } = (await res.json()) as { keys: Record<string, unknown>[] };
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      expect(Object.keys(key).sort()).toEqual(["alg", "crv", "kid", "kty", "use", "x", "y"]);
+      expect(key).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
+      for (const secret of ["d", "p", "q", "dp", "dq", "qi", "k"]) expect(key).not.toHaveProperty(secret);
+    }
+  });
+
+  it("the private keys rest encrypted: no stored column holds a JWK's `d`", async () => {
+    await login((await seedUser()).email);
+    const { results } = await env.DB.prepare("select * from signing_keys").all<Record<string, string>>();
+    expect(results.length).toBeGreaterThan(0);
+    for (const row of results) {
+      expect(row.public_jwk).not.toContain('"d"');
+      expect(row.encrypted_private_jwk).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(row.encrypted_private_jwk).not.toContain("eyJ"); // no base64 JSON in clear
+    }
+  });
+
+  it("the discovery document names the issuer, the JWK Set and the algorithm", async () => {
+    const res = await api("GET", "/.well-known/openid-configuration");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      issuer: ISSUER,
+      jwks_uri: `${ISSUER}/.well-known/jwks.json`,
+      id_token_signing_alg_values_supported: ["ES256"],
+    });
+  });
+
+  it("POST /api/auth/token with a session token → a fresh access token for the same session", async () => {
+    const user = await seedUser();
+    const { token, accessToken } = await login(user.email);
+    const res = await api("POST", "/api/auth/token", { token });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { accessToken: string; tokenType: string; expiresIn: number };
+    expect(body).toMatchObject({ tokenType: "Bearer", expiresIn: 300 });
+    expect(body.accessToken).not.toBe(accessToken);
+    expect(decodeJwt(body.accessToken).sid).toBe(decodeJwt(accessToken).sid);
+  });
+
+  it("POST /api/auth/token with an access token → 401; a session revoked in D1 (KV still holding it) → 401", async () => {
+    const { user, token } = await signedInThroughApi();
+    const { accessToken } = await login(user.email);
+    await expectProblem(await api("POST", "/api/auth/token", { token: accessToken }), 401, "/problems/unauthorized");
+    // As if revoked in another location whose KV purge has not reached this one.
+    await env.DB.prepare("delete from sessions where user_id = ?").bind(user.id).run();
+    await expectProblem(await api("POST", "/api/auth/token", { token }), 401, "/problems/unauthorized");
+  });
+});
+
+describe("what the API accepts", () => {
+  it("/me and public reads with an access token: no session lookup, no D1 query", async () => {
+    const user = await seedUser();
+    const other = await seedUser();
+    const { accessToken } = await login(user.email);
+    await api("GET", "/api/auth/me", { token: accessToken }); // fills the user's cache entry
+    const me = await api("GET", "/api/auth/me", { token: accessToken });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ id: user.id, email: user.email });
+    expect(serverTiming(me).db).toBeUndefined();
+    const profile = await api("GET", `/api/users/${other.id}`, { token: accessToken });
+    expect(profile.status).toBe(200);
+    expect(await profile.json()).not.toHaveProperty("email");
+  });
+
+  it.each([
+    ["alg none", async () => `${b64({ alg: "none", typ: "at+jwt", kid: await kid() })}.${b64(await claims())}.`],
+    [
+      "HS256 keyed with the public key (algorithm confusion)",
+      async () => {
+        const header = b64({ alg: "HS256", typ: "at+jwt", kid: await kid() });
+        const payload = b64(await claims());
+        const secret = await crypto.subtle.importKey(
+          "raw",
+          utf8(JSON.stringify((await jwks()).keys[0])),
+          { name: "HMAC", hash: "SHA-256" },
+          false,
+          ["sign"],
+        );
+        const mac = await crypto.subtle.sign("HMAC", secret, utf8(`${header}.${payload}`));
+        return `${header}.${payload}.${toBase64Url(mac)}`;
+      },
+    ],
+    ["an unknown kid", async () => forge(await claims(), { kid: "no-such-key" })],
+    ["another issuer", async () => forge({ ...(await claims()), iss: "https://evil.example" })],
+    ["another audience", async () => forge({ ...(await claims()), aud: "someone-else" })],
+    ["typ JWT (an ID token, not an access token)", async () => forge(await claims(), { typ: "JWT" })],
+    ["expired beyond the 30 s leeway", async () => forge({ ...(await claims()), exp: now() - 31 })],
+    ["issued in the future", async () => forge({ ...(await claims()), iat: now() + 120 })],
+    ["no jti", async () => forge({ ...(await claims()), jti: undefined })],
+    [
+      "a tampered payload",
+      async () => {
+        const [header, , signature] = (await login((await seedUser()).email)).accessToken.split(".");
+        return `${header}.${b64({ ...(await claims()), role: "admin" })}.${signature}`;
+      },
+    ],
+  ])("%s → 401", async (_, make) => {
+    const res = await api("GET", "/api/auth/me", { token: await make() });
+    await expectProblem(res, 401, "/problems/unauthorized");
+    expect(res.headers.get("WWW-Authenticate")).toContain('error="invalid_token"');
+  });
+
+  it("expired within the 30 s leeway → still accepted", async () => {
+    const res = await api("GET", "/api/auth/me", { token: await forge({ ...(await claims()), exp: now() - 10 }) });
+    expect(res.status).toBe(200);
+  });
+
+  it("after logout, the session's access token cannot write (401) at once; reads may trust it until it expires", async () => {
+    const user = await seedUser();
+    const { token, accessToken } = await login(user.email);
+    expect((await api("PATCH", `/api/users/${user.id}`, { token: accessToken, body: { name: "Before" } })).status).toBe(
+      200,
+    );
+    expect((await api("POST", "/api/auth/logout", { token })).status).toBe(204);
+    const before = await userRow(user.id);
+    await expectProblem(
+      await api("PATCH", `/api/users/${user.id}`, { token: accessToken, body: { name: "After" } }),
+      401,
+      "/problems/unauthorized",
+    );
+    await expectProblem(
+      await api("DELETE", `/api/users/${user.id}`, { token: accessToken }),
+      401,
+      "/problems/unauthorized",
+    );
+    expect(await userRow(user.id)).toEqual(before);
+    // The stated bound: a read of one's own data trusts the token until it expires.
+    expect((await api("GET", "/api/auth/me", { token: accessToken })).status).toBe(200);
+  });
+
+  it("a demoted admin's unexpired access token is refused on admin routes at once (403)", async () => {
+    const admin = await seedUser({ role: "admin" });
+    const member = await seedUser();
+    const { accessToken } = await login(admin.email);
+    expect((await api("GET", "/api/users", { token: accessToken })).status).toBe(200);
+    const other = await login((await seedUser({ role: "admin" })).email);
+    const demote = await api("PATCH", `/api/users/${admin.id}`, { token: other.token, body: { role: "member" } });
+    expect(demote.status).toBe(200);
+    await expectProblem(await api("GET", "/api/users", { token: accessToken }), 403, "/problems/forbidden");
+    await expectProblem(
+      await api("GET", `/api/users/${member.id}`, { token: accessToken }),
+      403,
+      "/problems/forbidden",
+    );
+    const before = await userRow(member.id);
+    await expectProblem(
+      await api("PATCH", `/api/users/${member.id}`, { token: accessToken, body: { name: "Hijacked" } }),
+      403,
+      "/problems/forbidden",
+    );
+    await expectProblem(
+      await api("POST", `/api/users/${member.id}/password-reset`, { token: accessToken }),
+      403,
+      "/problems/forbidden",
+    );
+    expect(await userRow(member.id)).toEqual(before);
+    // What it may still do as itself: its own data.
+    expect((await api("PATCH", `/api/users/${admin.id}`, { token: accessToken, body: { name: "Me" } })).status).toBe(
+      200,
+    );
+  });
+
+  it("a disabled user's access token cannot write (401)", async () => {
+    const user = await seedUser();
+    const { accessToken } = await login(user.email);
+    await env.DB.prepare("update users set status = 'disabled' where id = ?").bind(user.id).run();
+    await expectProblem(
+      await api("PATCH", `/api/users/${user.id}`, { token: accessToken, body: { name: "X" } }),
+      401,
+      "/problems/unauthorized",
+    );
+  });
+
+  it("a session token whose KV entry outlives its revocation elsewhere cannot write: the write checks D1", async () => {
+    const { user, token } = await signedInThroughApi();
+    // Revoked in D1 (as another location's logout does) while this location's KV still holds it.
+    await env.DB.prepare("delete from sessions where user_id = ?").bind(user.id).run();
+    expect((await api("GET", "/api/auth/me", { token })).status).toBe(200); // the stated KV bound
+    const before = await userRow(user.id);
+    await expectProblem(
+      await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "Ghost" } }),
+      401,
+      "/problems/unauthorized",
+    );
+    expect(await userRow(user.id)).toEqual(before);
+  });
+
+  it("logout with an access token revokes its session", async () => {
+    const user = await seedUser();
+    const { token, accessToken } = await login(user.email);
+    expect((await api("POST", "/api/auth/logout", { token: accessToken })).status).toBe(204);
+    expect(await sessionCount(user.id)).toBe(0);
+    expect((await api("GET", "/api/auth/me", { token })).status).toBe(401);
+  });
+});
+
+const now = () => Math.floor(Date.now() / 1000);
+const b64 = (value: object) => toBase64Url(utf8(JSON.stringify(value)));
+const kid = async () => (await jwks()).keys[0]?.kid as string;
+
+// Valid claims for a fresh member's live session.
+async function claims(): Promise<Record<string, unknown>> {
+  const user = await seedUser();
+  return decodeJwt((await login(user.email)).accessToken) as Record<string, unknown>;
+}
