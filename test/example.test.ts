@@ -1,0 +1,102 @@
+/**
+ * examples/verify-at-the-edge: another Worker that verifies our access tokens with jose through
+ * the JWK Set, which it fetches from this Worker over a service binding (as in production with
+ * `[[services]]`), run here in workerd.
+ */
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import downstream, { type Env } from "../examples/verify-at-the-edge/src/index";
+import { createD1Database } from "../src/db/d1";
+import { deriveEncryptionKey } from "../src/lib/keys";
+import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
+import { createKeyCache, createSigningKeysService, KEY_TIMING } from "../src/tokens/signing-keys.service";
+import { PASSWORD, seedUser } from "./helpers/fixtures";
+import { api } from "./helpers/http";
+
+const ISSUER = "http://localhost:8787";
+
+function callDownstream(token: string | undefined, envOverrides: Partial<Env> = {}) {
+  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+  const request = new Request("https://other-team.example/whoami", { headers });
+  const bindings: Env = {
+    ISSUER,
+    AUDIENCE: "edge-users",
+    USERS: exports.default as unknown as Fetcher,
+    ...envOverrides,
+  };
+  return downstream.fetch(request as Parameters<typeof downstream.fetch>[0], bindings);
+}
+
+const kidOf = (token: string): string =>
+  JSON.parse(atob((token.split(".")[0] ?? "").replace(/-/g, "+").replace(/_/g, "/"))).kid;
+
+async function login(role: "member" | "admin" = "member") {
+  const user = await seedUser({ role });
+  const res = await api("POST", "/api/auth/login", { body: { email: user.email, password: PASSWORD } });
+  return { user, ...((await res.json()) as { token: string; accessToken: string }) };
+}
+
+describe("a downstream Worker verifying access tokens through the JWK Set", () => {
+  it("knows the caller from an access token: user, session, role", async () => {
+    const { user, accessToken } = await login("admin");
+    const res = await callDownstream(accessToken);
+    expect(res.status).toBe(200);
+    const caller = (await res.json()) as Record<string, unknown>;
+    expect(caller).toEqual({ userId: user.id, sessionId: expect.any(String), role: "admin", emailVerified: false });
+    const { results } = await env.DB.prepare("select id from sessions where user_id = ?").bind(user.id).all();
+    expect(results).toEqual([{ id: caller.sessionId }]);
+  });
+
+  it("refuses a session token, a tampered token, another audience or issuer, and no token", async () => {
+    const { token, accessToken } = await login();
+    const [header, payload, signature] = accessToken.split(".");
+    const claims = JSON.parse(atob((payload ?? "").replace(/-/g, "+").replace(/_/g, "/")));
+    const tampered = `${header}.${btoa(JSON.stringify({ ...claims, role: "admin" }))
+      .replace(/=+$/, "")
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")}.${signature}`;
+    for (const [bearer, overrides] of [
+      [token, {}],
+      [tampered, {}],
+      [undefined, {}],
+      [accessToken, { AUDIENCE: "another-api" }],
+      [accessToken, { ISSUER: "https://impostor.example" }],
+    ] as const) {
+      const res = await callDownstream(bearer, overrides);
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toContain("invalid_token");
+    }
+  });
+
+  it("through a key rotation: tokens of the new key verify, tokens of the old one still do while they live", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const t0 = Date.now();
+      const before = await login();
+      expect((await callDownstream(before.accessToken)).status).toBe(200);
+      // `npm run keys:rotate`, then the cron: the next key is published now and signs an hour later.
+      const keys = createSigningKeysService({
+        repository: createSigningKeysRepository(createD1Database(env.DB)),
+        cache: createKeyCache(),
+        encryptionKey: () => deriveEncryptionKey(env.APP_SECRET, "signing-keys"),
+        rotationIntervalMs: 30 * 86_400_000,
+        defer: () => {},
+      });
+      await keys.requestRotation();
+      expect((await keys.maintain()).scheduled).toEqual(expect.any(String));
+
+      vi.setSystemTime(t0 + KEY_TIMING.publishAheadMs - 60_000);
+      const lastOfOld = await login();
+      vi.setSystemTime(t0 + KEY_TIMING.publishAheadMs + 60_000);
+      const firstOfNew = await login();
+      expect(kidOf(firstOfNew.accessToken)).not.toBe(kidOf(lastOfOld.accessToken));
+      expect(kidOf(lastOfOld.accessToken)).toBe(kidOf(before.accessToken));
+      expect((await callDownstream(firstOfNew.accessToken)).status).toBe(200);
+      expect((await callDownstream(lastOfOld.accessToken)).status).toBe(200);
+      // The first token has expired meanwhile.
+      expect((await callDownstream(before.accessToken)).status).toBe(401);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
