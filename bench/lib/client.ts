@@ -52,7 +52,8 @@ export async function call(
   return JSON.parse(text) as Record<string, unknown>;
 }
 
-export type Member = { id: string; email: string; token: string };
+/** A signed-in member: its session token and the access token sign-in also answered. */
+export type Member = { id: string; email: string; token: string; accessToken: string };
 
 export type PopulationOptions = {
   size: number;
@@ -61,7 +62,7 @@ export type PopulationOptions = {
   prefix?: string;
   password: string;
   /** Runs after the sign-ups and before the sign-ins (to make someone an admin, say). */
-  beforeSignIn?: (members: Omit<Member, "token">[]) => Promise<void>;
+  beforeSignIn?: (members: Omit<Member, "token" | "accessToken">[]) => Promise<void>;
 };
 
 /** Signs up `size` members, then signs each in; every call from its own client address. */
@@ -69,7 +70,7 @@ export async function seedPopulation(
   target: Target,
   { size, domain, prefix = "reader", password, beforeSignIn }: PopulationOptions,
 ): Promise<Member[]> {
-  const signedUp: Omit<Member, "token">[] = [];
+  const signedUp: Omit<Member, "token" | "accessToken">[] = [];
   for (let i = 0; i < size; i++) {
     const email = `${prefix}${i}@${domain}`;
     const user = await call(target, "/api/users", {
@@ -82,12 +83,12 @@ export async function seedPopulation(
   await beforeSignIn?.(signedUp);
   const members: Member[] = [];
   for (const [i, member] of signedUp.entries()) {
-    const { token } = await call(target, "/api/auth/login", {
+    const { token, accessToken } = await call(target, "/api/auth/login", {
       method: "POST",
       body: { email: member.email, password },
       clientAddress: `198.18.2.${i}`,
     });
-    members.push({ ...member, token: String(token) });
+    members.push({ ...member, token: String(token), accessToken: String(accessToken) });
   }
   return members;
 }

@@ -99,7 +99,11 @@ describe("setup calls", () => {
       const { email } = JSON.parse(body) as { email: string };
       log.push(`${req.url} ${email} ${req.headers["cf-connecting-ip"]} ${req.headers.host}`);
       res.writeHead(req.url === "/api/users" ? 201 : 200, { "content-type": "application/json" });
-      res.end(JSON.stringify(req.url === "/api/users" ? { id: `id-${email}` } : { token: `token-${email}` }));
+      res.end(
+        JSON.stringify(
+          req.url === "/api/users" ? { id: `id-${email}` } : { token: `token-${email}`, accessToken: `at-${email}` },
+        ),
+      );
     });
     const members = await seedPopulation(
       { url, host: "app.bench" },
@@ -121,8 +125,18 @@ describe("setup calls", () => {
       "/api/auth/login mixer1@bench.test 198.18.2.1 app.bench",
     ]);
     expect(members).toEqual([
-      { id: "id-mixer0@bench.test", email: "mixer0@bench.test", token: "token-mixer0@bench.test" },
-      { id: "id-mixer1@bench.test", email: "mixer1@bench.test", token: "token-mixer1@bench.test" },
+      {
+        id: "id-mixer0@bench.test",
+        email: "mixer0@bench.test",
+        token: "token-mixer0@bench.test",
+        accessToken: "at-mixer0@bench.test",
+      },
+      {
+        id: "id-mixer1@bench.test",
+        email: "mixer1@bench.test",
+        token: "token-mixer1@bench.test",
+        accessToken: "at-mixer1@bench.test",
+      },
     ]);
   });
 });
