@@ -221,6 +221,16 @@ describe("what the API accepts", () => {
       "/problems/unauthorized",
     );
     expect(await userRow(user.id)).toEqual(before);
+    // Asking for a verification mail writes a link: refused too, and nothing is stored.
+    await expectProblem(
+      await api("POST", "/api/auth/email-verification", { token: accessToken }),
+      401,
+      "/problems/unauthorized",
+    );
+    const links = await env.DB.prepare("select count(*) as n from email_tokens where user_id = ?")
+      .bind(user.id)
+      .first();
+    expect(links).toEqual({ n: 0 });
     // The stated bound: a read of one's own data trusts the token until it expires.
     expect((await api("GET", "/api/auth/me", { token: accessToken })).status).toBe(200);
   });

@@ -135,7 +135,9 @@ export function createAccountsService({
 
   return {
     async requestVerification(actor) {
-      // The user as it is now (an access token's claims may be minutes old).
+      // The user as it is now (an access token's claims may be minutes old), and, as for every
+      // write, a live session: a signed-out session's access token mails nothing.
+      if (actor.credential.kind === "access-token") await standing.check(guardFor(actor, [], undefined, now()));
       const user = actor.credential.kind === "session" ? actor.credential.user : await users.findById(actor.user.id);
       if (!user) throw new UnauthorizedError("The user of this token no longer exists.", "invalid_token");
       if (user.emailVerified) return;
