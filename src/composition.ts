@@ -20,7 +20,7 @@ import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
 import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter";
 import { createMailer } from "./mail/mailer";
-import { type AccessTokens, createAccessTokens } from "./tokens/access-tokens";
+import { type AccessTokens, createAccessTokens, type VerifiedTokens } from "./tokens/access-tokens";
 import { createSigningKeysRepository } from "./tokens/signing-keys.repository";
 import {
   createKeyCache,
@@ -65,9 +65,14 @@ type IsolateState = {
   /** The signing keys this isolate has read, and the key their private halves are encrypted under. */
   keys: KeyCache;
   keyEncryptionKey: () => Promise<CryptoKey>;
+  /** Access tokens whose signature this isolate has checked. */
+  verifiedTokens: VerifiedTokens;
 };
 
 const MEMORY_CACHE_MAX_ENTRIES = 1000;
+// A few hundred bytes each; an entry is dropped after a minute however long its token lives.
+const VERIFIED_TOKENS_MAX_ENTRIES = 1000;
+const VERIFIED_TOKENS_TTL_MS = 60_000;
 const KV_TTL_SECONDS = 3600;
 const KV_READ_TIMEOUT_MS = 300;
 
@@ -88,6 +93,7 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
       fingerprintKey: once(() => deriveHmacKey(config.appSecret, "idempotency-fingerprint")),
       keys: createKeyCache(),
       keyEncryptionKey: once(() => deriveEncryptionKey(config.appSecret, "signing-keys")),
+      verifiedTokens: createMemoryCache({ maxEntries: VERIFIED_TOKENS_MAX_ENTRIES, ttlMs: VERIFIED_TOKENS_TTL_MS }),
     };
     isolates.set(env, state);
   }
@@ -181,7 +187,11 @@ class RequestServices implements Services {
 
   // Signs and verifies access tokens with the signing keys.
   private get accessTokens(): AccessTokens {
-    this.#accessTokens ??= createAccessTokens({ keys: this.signingKeys, config: this.scope.config });
+    this.#accessTokens ??= createAccessTokens({
+      keys: this.signingKeys,
+      verified: this.isolate.verifiedTokens,
+      config: this.scope.config,
+    });
     return this.#accessTokens;
   }
 

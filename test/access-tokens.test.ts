@@ -6,10 +6,12 @@
 import { env } from "cloudflare:workers";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createMemoryCache } from "../src/cache/memory-cache";
 import { createD1Database } from "../src/db/d1";
 import { toBase64Url, utf8 } from "../src/lib/encoding";
 import { signJws } from "../src/lib/jws";
 import { deriveEncryptionKey } from "../src/lib/keys";
+import { createAccessTokens } from "../src/tokens/access-tokens";
 import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
 import { createKeyCache, createSigningKeysService } from "../src/tokens/signing-keys.service";
 import { PASSWORD, seedUser, sessionCount, signedInThroughApi, userRow } from "./helpers/fixtures";
@@ -310,3 +312,40 @@ async function claims(): Promise<Record<string, unknown>> {
   const user = await seedUser();
   return decodeJwt((await login(user.email)).accessToken) as Record<string, unknown>;
 }
+
+describe("the isolate's cache of verified tokens", () => {
+  const config = { tokenIssuer: ISSUER, tokenAudience: AUDIENCE, accessTokenTtlSeconds: 300 };
+  const member = { id: "01900000-0000-7000-8000-000000000002", role: "member" as const, emailVerified: true };
+  const sessionId = "01900000-0000-7000-8000-000000000001";
+
+  function tokens(at: () => Date = () => new Date()) {
+    return createAccessTokens({
+      keys: serviceKeys(),
+      verified: createMemoryCache({ maxEntries: 10, ttlMs: 60_000 }),
+      config,
+      now: at,
+    });
+  }
+
+  it("checks a token's signature once; a changed byte is checked (and refused) anew", async () => {
+    const service = tokens();
+    const { token } = await service.issue(sessionId, member);
+    const verify = vi.spyOn(crypto.subtle, "verify");
+    await service.verify(token);
+    await service.verify(token);
+    expect(verify).toHaveBeenCalledTimes(1);
+    const [head, body, signature = ""] = token.split(".");
+    const flipped = `${head}.${body}.${signature.slice(0, -2)}${signature.endsWith("AA") ? "BB" : "AA"}`;
+    await expect(service.verify(flipped)).rejects.toMatchObject({ status: 401 });
+    expect(verify).toHaveBeenCalledTimes(2);
+  });
+
+  it("still refuses a cached token once it has expired", async () => {
+    let clock = Date.now();
+    const service = tokens(() => new Date(clock));
+    const { token } = await service.issue(sessionId, member);
+    await service.verify(token);
+    clock += 300_000 + 30_000;
+    await expect(service.verify(token)).rejects.toMatchObject({ status: 401 });
+  });
+});

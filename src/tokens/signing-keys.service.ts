@@ -8,7 +8,7 @@ import type { SigningKeysRepository } from "./signing-keys.repository";
 
 /**
  * The timing of key rotation. A new key is published `publishAheadMs` before it signs: longer than
- * the JWK Set's `max-age` (5 min), this service's own key refresh (1 min) and the JWKS cache of
+ * the JWK Set's `max-age` (5 min), this service's own key refresh (5 min) and the JWKS cache of
  * common verifiers (jose: 10 min), so every verifier has it before the first token it signs. A key
  * that no longer signs stays published until every token it signed has expired: the longest
  * access-token lifetime plus the verification leeway.
@@ -17,8 +17,12 @@ export const KEY_TIMING = {
   publishAheadMs: 60 * 60_000,
   maxTokenLifetimeMs: 3600_000,
   leewayMs: 30_000,
-  /** How old this isolate's copy of the key set may get before it is read again. */
-  refreshMs: 60_000,
+  /**
+   * How old this isolate's copy of the key set may get before it is read again: one D1 query per
+   * isolate every five minutes, whatever the traffic (keys change once a month, and announce
+   * themselves an hour ahead).
+   */
+  refreshMs: 5 * 60_000,
   /** A token naming a key this isolate does not know makes it reload at most this often. */
   unknownKidReloadMs: 10_000,
 } as const;
@@ -52,7 +56,7 @@ export function keyPlan(
   return { scheduleNext: Boolean(current) && !waiting && (rotationRequested || Boolean(due)), dropPrivate, remove };
 }
 
-/** The signing keys as one isolate holds them: read from the database at most once a minute. */
+/** The signing keys as one isolate holds them: read from the database at most every five minutes. */
 export type KeyCache = {
   loaded?: { keys: SigningKeyRow[]; at: number };
   loading?: Promise<SigningKeyRow[]>;
