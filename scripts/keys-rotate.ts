@@ -2,8 +2,8 @@
  * npm run keys:rotate [-- --remote] [--persist-to <dir>]
  *
  * Asks the service for a new signing key. The key itself is made by the Worker (only it holds
- * APP_SECRET, which encrypts private keys): at its next key refresh (within a minute, on any
- * request that reads the keys) or its next cron run. The new key is published at once and signs
+ * APP_SECRET, which encrypts private keys): at its next cron run (every minute when deployed) or
+ * the next key refresh of any isolate (every five minutes; `wrangler dev` runs no cron). The new key is published at once and signs
  * an hour later; the current one keeps signing until then, and stays published until every token
  * it signed has expired. Asking again while a key is waiting changes nothing.
  */
@@ -33,7 +33,7 @@ try {
     console.log(`A new key (${waiting[0]?.kid}) is already published in ${where}; it signs from ${signsFrom}.`);
   } else {
     console.log(
-      `Rotation requested in ${where}. The service makes the new key within a minute (its next key refresh or cron run), publishes it at once in /.well-known/jwks.json, and signs with it an hour later.`,
+      `Rotation requested in ${where}. The service makes the new key at its next cron run (every minute when deployed) or key refresh (within five minutes), publishes it at once in /.well-known/jwks.json, and signs with it an hour later.`,
     );
   }
 } catch (error) {
