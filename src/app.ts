@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
@@ -5,10 +6,11 @@ import { requestId } from "hono/request-id";
 import { accountsRouter } from "./accounts/accounts.routes";
 import { authRouter } from "./auth/auth.routes";
 import { createServices, type Services } from "./composition";
-import { readConfig } from "./config";
+import { isLoopbackHost, readConfig } from "./config";
 import type { DatabaseBackend } from "./db/backend";
 import { docsRouter } from "./docs/docs.routes";
 import { healthRouter } from "./health/health.routes";
+import { withResponseHeaders } from "./http/openapi";
 import { MAX_BODY_BYTES, problemResponse, toAppError } from "./http/problem";
 import { type AppEnv, createRouter } from "./http/router";
 import {
@@ -84,17 +86,10 @@ export function createApp(backend: DatabaseBackend) {
     description:
       "A session token from `POST /api/auth/login`, or an access token (a signed JWT) from the same answer or from `POST /api/auth/token`.",
   });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "edge-users", version: "1.1.0", description: API_DESCRIPTION },
-    tags: [
-      { name: "Users", description: "Accounts and profiles" },
-      { name: "Auth", description: "Sign-in and sessions" },
-      { name: "Account", description: "Email verification and password reset, by links mailed to the account" },
-      { name: "Tokens", description: "The keys other services verify access tokens with" },
-      { name: "Health", description: "Liveness and readiness" },
-      { name: "Reference", description: "What problem types mean" },
-    ],
+  let document: ReturnType<typeof apiDocument> | undefined;
+  app.get("/openapi.json", (c) => {
+    document ??= apiDocument(app, c.get("config").tokenIssuer);
+    return c.json(document);
   });
   app.route("/", docsRouter);
 
@@ -124,7 +119,14 @@ function provideServices(backend: DatabaseBackend) {
   return createMiddleware<AppEnv<Services>>(async function provideServices(c, next) {
     const config = readConfig(c.env);
     c.set("config", config);
-    const scope = { backend, env: c.env, config, metrics: c.get("metrics"), defer: deferrer(c) };
+    const scope = {
+      backend,
+      env: c.env,
+      config,
+      metrics: c.get("metrics"),
+      defer: deferrer(c),
+      loopbackRequest: config.rateLimitsOff && isLoopbackHost(new URL(c.req.url).hostname),
+    };
     c.set("services", createServices(scope));
     c.set("actor", null);
     await next();
@@ -155,4 +157,33 @@ function methodIndex(routes: readonly { method: string; path: string }[]) {
     if (methods.has("GET")) methods.add("HEAD");
     return [...methods].sort();
   };
+}
+
+/**
+ * The OpenAPI 3.1 document of `app`, served at /openapi.json and written to docs/openapi.json by
+ * `npm run openapi`. `serverUrl`: this API's public origin (TOKEN_ISSUER) when served; "/" (the origin
+ * the document was fetched from) in the committed file.
+ */
+export function apiDocument(app: OpenAPIHono<AppEnv<Services>>, serverUrl: string) {
+  return withResponseHeaders(
+    app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "edge-users",
+        version: "1.1.0",
+        description: API_DESCRIPTION,
+        license: { name: "MIT", url: "https://opensource.org/license/mit" },
+        contact: { name: "edge-users maintainers" },
+      },
+      servers: [{ url: serverUrl, description: "This API's origin" }],
+      tags: [
+        { name: "Users", description: "Accounts and profiles" },
+        { name: "Auth", description: "Sign-in and sessions" },
+        { name: "Account", description: "Email verification and password reset, by links mailed to the account" },
+        { name: "Tokens", description: "The keys other services verify access tokens with" },
+        { name: "Health", description: "Liveness and readiness" },
+        { name: "Reference", description: "What problem types mean" },
+      ],
+    }),
+  );
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { checkAgainstDocument } from "./helpers/contract";
 import { api } from "./helpers/http";
 
 type Operation = {
@@ -154,5 +155,87 @@ describe("the document's patterns", () => {
     expect(regex.test("Ann\u200BLee")).toBe(false);
     expect(name.description).toMatch(/visible/);
     expect(name.description).toMatch(/bidirectional/);
+  });
+});
+
+describe("every test's responses are checked against the document (test/helpers/contract.ts)", () => {
+  const request = (method: string, path: string) => ({ method, url: `http://edge-users.test${path}` });
+  const answer = (status: number, body?: unknown, type = "application/json") =>
+    new Response(body === undefined ? null : JSON.stringify(body), {
+      status,
+      headers: { "Content-Type": type, "X-Request-Id": "r" },
+    });
+  const id = "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61";
+
+  it("refuses a status the route does not document, a body off its schema, a missing X-Request-Id", async () => {
+    await expect(checkAgainstDocument(request("DELETE", `/api/users/${id}`), answer(418))).rejects.toThrow(
+      /status not in the document/,
+    );
+    await expect(
+      checkAgainstDocument(request("GET", `/api/users/${id}`), answer(200, { id: 1, username: "x" })),
+    ).rejects.toThrow(/does not match the document/);
+    await expect(
+      checkAgainstDocument(request("GET", "/health"), new Response('{"status":"ok"}', { status: 200 })),
+    ).rejects.toThrow(/no X-Request-Id/);
+    await expect(checkAgainstDocument(request("GET", "/nowhere"), answer(200, {}))).rejects.toThrow(
+      /an undocumented route answered/,
+    );
+  });
+
+  it("passes what the document says", async () => {
+    await expect(
+      checkAgainstDocument(request("GET", "/health"), answer(200, { status: "ok" })),
+    ).resolves.toBeUndefined();
+  });
+});
+
+describe("what client generators and linters need", () => {
+  type Operation = {
+    operationId?: string;
+    security?: unknown[];
+    responses: Record<string, { headers?: Record<string, unknown> }>;
+  };
+  async function served() {
+    return (await (await api("GET", "/openapi.json")).json()) as {
+      info: { license?: { name: string } };
+      servers?: { url: string }[];
+      paths: Record<string, Record<string, Operation>>;
+      components: { schemas: Record<string, { required?: string[] }>; headers: Record<string, unknown> };
+    };
+  }
+
+  it("unique operationIds, explicit security on every operation, a license and the server", async () => {
+    const doc = await served();
+    const operations = Object.values(doc.paths).flatMap((methods) => Object.values(methods));
+    const ids = operations.map((operation) => operation.operationId);
+    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(operations.every((operation) => Array.isArray(operation.security))).toBe(true);
+    expect(doc.paths["/health"]?.get?.security).toEqual([]);
+    expect(doc.paths["/api/auth/login"]?.post?.security).toEqual([]);
+    expect(doc.info.license?.name).toBe("MIT");
+    expect(doc.servers).toEqual([{ url: "http://localhost:8787", description: "This API's origin" }]);
+  });
+
+  it("every response declares X-Request-Id; every 429 its Retry-After, RateLimit and RateLimit-Policy", async () => {
+    const doc = await served();
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          const where = `${method} ${path} ${status}`;
+          expect(Object.keys(response.headers ?? {}), where).toContain("X-Request-Id");
+          if (status === "429")
+            expect(Object.keys(response.headers ?? {}), where).toEqual(
+              expect.arrayContaining(["Retry-After", "RateLimit", "RateLimit-Policy"]),
+            );
+        }
+      }
+    }
+    expect(doc.components.schemas.Problem?.required).toEqual(expect.arrayContaining(["detail", "requestId"]));
+  });
+
+  it("every problem has a detail, even those raised without one", async () => {
+    const res = await api("GET", "/nowhere");
+    expect(((await res.json()) as { detail?: string }).detail).toEqual(expect.any(String));
   });
 });

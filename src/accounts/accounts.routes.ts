@@ -17,6 +17,7 @@ const tags = ["Account"];
 const mailLimit = rateLimit(rateLimitPolicies.mailPerClient, clientAddress);
 
 const requestVerification = createRoute({
+  operationId: "requestEmailVerification",
   method: "post",
   path: "/auth/email-verification",
   tags,
@@ -29,6 +30,7 @@ const requestVerification = createRoute({
 });
 
 const confirmVerification = createRoute({
+  operationId: "confirmEmailVerification",
   method: "post",
   path: "/auth/email-verification/confirm",
   tags,
@@ -44,6 +46,7 @@ const confirmVerification = createRoute({
 });
 
 const requestReset = createRoute({
+  operationId: "requestPasswordReset",
   method: "post",
   path: "/auth/password-reset",
   tags,
@@ -57,6 +60,7 @@ const requestReset = createRoute({
 });
 
 const confirmReset = createRoute({
+  operationId: "confirmPasswordReset",
   method: "post",
   path: "/auth/password-reset/confirm",
   tags,
@@ -69,6 +73,7 @@ const confirmReset = createRoute({
 });
 
 const adminReset = createRoute({
+  operationId: "sendPasswordResetForUser",
   method: "post",
   path: "/users/{id}/password-reset",
   tags,

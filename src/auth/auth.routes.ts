@@ -17,6 +17,8 @@ import type { AuthService } from "./auth.service";
 const tags = ["Auth"];
 
 const login = createRoute({
+  operationId: "login",
+  security: [],
   method: "post",
   path: "/login",
   tags,
@@ -29,6 +31,7 @@ const login = createRoute({
 });
 
 const logout = createRoute({
+  operationId: "logout",
   method: "post",
   path: "/logout",
   tags,
@@ -40,6 +43,7 @@ const logout = createRoute({
 });
 
 const me = createRoute({
+  operationId: "getMe",
   method: "get",
   path: "/me",
   tags,
@@ -52,6 +56,7 @@ const me = createRoute({
 });
 
 const token = createRoute({
+  operationId: "issueAccessToken",
   method: "post",
   path: "/token",
   tags,
@@ -64,16 +69,20 @@ const token = createRoute({
 });
 
 const listSessions = createRoute({
+  operationId: "listSessions",
   method: "get",
   path: "/sessions",
   tags,
   summary: "The caller's sessions",
+  description:
+    "Live sessions of the caller, newest first (at most 100), the current one marked; the user agent is the one recorded at sign-in.",
   middleware: [requireAuth()] as const,
   security: bearerSecurity,
   responses: { 200: jsonResponse(SessionListSchema, "Live sessions, newest first"), ...problemResponses(401) },
 });
 
 const revokeSession = createRoute({
+  operationId: "revokeSession",
   method: "delete",
   path: "/sessions/{id}",
   tags,
@@ -86,6 +95,7 @@ const revokeSession = createRoute({
 });
 
 const revokeOtherSessions = createRoute({
+  operationId: "revokeOtherSessions",
   method: "delete",
   path: "/sessions",
   tags,

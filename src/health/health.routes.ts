@@ -4,6 +4,14 @@ import { createRouter } from "../http/router";
 import { problemKinds, ServiceUnavailableError } from "../lib/errors";
 import type { ReadinessProbe } from "./health.service";
 
+// A Worker whose configuration is invalid answers every request, these included, with a 500.
+const serverErrorResponse = {
+  500: {
+    description: problemKinds.internal.description,
+    content: { "application/problem+json": { schema: ProblemSchema } },
+  },
+};
+
 const tags = ["Health"];
 
 const CheckSchema = z.object({
@@ -14,15 +22,22 @@ const CheckSchema = z.object({
 const ChecksSchema = z.object({ database: CheckSchema, cache: CheckSchema });
 
 const health = createRoute({
+  operationId: "getHealth",
+  security: [],
   method: "get",
   path: "/health",
   tags,
   summary: "Liveness",
   description: "Answers without touching any dependency.",
-  responses: { 200: jsonResponse(z.object({ status: z.literal("ok") }), "The Worker is running") },
+  responses: {
+    200: jsonResponse(z.object({ status: z.literal("ok") }), "The Worker is running"),
+    ...serverErrorResponse,
+  },
 });
 
 const ready = createRoute({
+  operationId: "getReadiness",
+  security: [],
   method: "get",
   path: "/ready",
   tags,
@@ -34,6 +49,7 @@ const ready = createRoute({
       description: problemKinds.unavailable.description,
       content: { "application/problem+json": { schema: ProblemSchema.extend({ checks: ChecksSchema }) } },
     },
+    ...serverErrorResponse,
   },
 });
 

@@ -20,7 +20,7 @@ export type ProblemBody = {
   type: string;
   title: string;
   status: number;
-  detail?: string | undefined;
+  detail: string;
   instance: string;
   requestId: string;
   errors?: FieldError[] | undefined;
@@ -33,7 +33,7 @@ export function problemResponse(c: Context, error: AppError): Response {
     type: error.kind.type,
     title: error.kind.title,
     status: error.status,
-    detail: error.detail,
+    detail: error.detail ?? error.kind.description,
     instance: c.req.path,
     requestId: c.get("requestId") ?? "",
     ...(error.errors ? { errors: error.errors } : {}),

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { jsonResponse, problemResponses } from "../http/openapi";
+import { jsonResponse, outsideApiProblemResponses } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { NotFoundError, problemKinds } from "../lib/errors";
 
@@ -8,6 +8,8 @@ const ProblemKindSchema = z
   .openapi("ProblemType");
 
 const describeProblem = createRoute({
+  operationId: "getProblemType",
+  security: [],
   method: "get",
   path: "/{name}",
   tags: ["Reference"],
@@ -21,7 +23,7 @@ const describeProblem = createRoute({
         .openapi({ param: { name: "name", in: "path" }, example: "validation" }),
     }),
   },
-  responses: { 200: jsonResponse(ProblemKindSchema, "The problem type"), ...problemResponses(404) },
+  responses: { 200: jsonResponse(ProblemKindSchema, "The problem type"), ...outsideApiProblemResponses(404) },
 });
 
 export const problemsRouter = createRouter().openapi(describeProblem, (c) => {

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { jsonResponse, problemResponses } from "../http/openapi";
+import { jsonResponse, outsideApiProblemResponses } from "../http/openapi";
 import { createRouter } from "../http/router";
 import { JWS_ALGORITHM } from "../lib/jws";
 import type { SigningKeysService } from "./signing-keys.service";
@@ -12,20 +12,26 @@ const JWKS_MAX_AGE_SECONDS = 300;
 const CLAIMS = ["iss", "aud", "sub", "client_id", "sid", "role", "email_verified", "iat", "exp", "jti"];
 
 const jwks = createRoute({
+  operationId: "getJwks",
+  security: [],
   method: "get",
   path: "/.well-known/jwks.json",
   tags,
   summary: "The keys that verify access tokens",
   description: `The JWK Set (RFC 7517). Cacheable for ${JWKS_MAX_AGE_SECONDS} s; keys rotate without downtime: a new key is listed an hour before it signs, an old one until every token it signed has expired.`,
-  responses: { 200: jsonResponse(JwkSetSchema, "The public keys"), ...problemResponses() },
+  responses: { 200: jsonResponse(JwkSetSchema, "The public keys"), ...outsideApiProblemResponses() },
 });
 
 const discovery = createRoute({
+  operationId: "getOpenIdConfiguration",
+  security: [],
   method: "get",
   path: "/.well-known/openid-configuration",
   tags,
   summary: "Discovery: issuer and key location",
-  responses: { 200: jsonResponse(DiscoverySchema, "Issuer, JWKS URI, algorithms"), ...problemResponses() },
+  description:
+    "A subset of OpenID Connect discovery: the `issuer` access tokens carry, the `jwks_uri` of the keys that verify them, and the signing algorithm.",
+  responses: { 200: jsonResponse(DiscoverySchema, "Issuer, JWKS URI, algorithms"), ...outsideApiProblemResponses() },
 });
 
 export const tokensRouter = createRouter<{ signingKeys: SigningKeysService }>()

@@ -67,6 +67,7 @@ const IfMatchHeaders = z.object({
 });
 
 const createUser = createRoute({
+  operationId: "createUser",
   method: "post",
   path: "/",
   tags,
@@ -91,6 +92,7 @@ const createUser = createRoute({
 });
 
 const listUsers = createRoute({
+  operationId: "listUsers",
   method: "get",
   path: "/",
   tags,
@@ -106,6 +108,7 @@ const listUsers = createRoute({
 });
 
 const getUser = createRoute({
+  operationId: "getUser",
   method: "get",
   path: "/{id}",
   tags,
@@ -130,11 +133,12 @@ const getUser = createRoute({
   responses: {
     200: userResponse(UserViewSchema, "The user (full) or its public profile"),
     304: { description: "Not modified: the `If-None-Match` tag is current", headers: representationHeadersSchema },
-    ...problemResponses(401, 404),
+    ...problemResponses(401, 403, 404),
   },
 });
 
 const updateUser = createRoute({
+  operationId: "updateUser",
   method: "patch",
   path: "/{id}",
   tags,
@@ -155,6 +159,7 @@ const updateUser = createRoute({
 });
 
 const deleteUser = createRoute({
+  operationId: "deleteUser",
   method: "delete",
   path: "/{id}",
   tags,
@@ -164,7 +169,7 @@ const deleteUser = createRoute({
   middleware: [requireAuth()] as const,
   security: bearerSecurity,
   request: { params: UserIdParamsSchema, headers: IfMatchHeaders },
-  responses: { 204: { description: "Deleted" }, ...problemResponses(401, 403, 404, 409, 412) },
+  responses: { 204: { description: "Deleted" }, ...problemResponses(400, 401, 403, 404, 409, 412) },
 });
 
 export const usersRouter = createRouter<{ users: UsersService; idempotency: IdempotencyService }>()

@@ -9,6 +9,7 @@ import type { Bindings } from "../../src/config";
 import worker from "../../src/index";
 import libsqlWorker from "../../src/index.libsql";
 import { type BindingCounts, countingD1, countingKV } from "./bindings";
+import { checkAgainstDocument } from "./contract";
 
 export const BASE = "http://edge-users.test";
 
@@ -35,8 +36,11 @@ function randomOctet(): number {
 }
 
 /** A request to the Worker as deployed: its default export, real bindings. */
-export function api(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-  return exports.default.fetch(buildRequest(method, path, options));
+export async function api(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+  const request = buildRequest(method, path, options);
+  const response = await exports.default.fetch(request);
+  await checkAgainstDocument({ method, url: request.url }, response);
+  return response;
 }
 
 /** A request to the same app with some bindings or vars replaced (configuration, failing dependencies). */
@@ -67,8 +71,10 @@ async function send(
   options: RequestOptions,
 ): Promise<Response> {
   const ctx = createExecutionContext();
-  const response = await to.fetch(buildRequest(method, path, options), { ...env, ...overrides } as Bindings, ctx);
+  const request = buildRequest(method, path, options);
+  const response = await to.fetch(request, { ...env, ...overrides } as Bindings, ctx);
   await waitOnExecutionContext(ctx);
+  await checkAgainstDocument({ method, url: request.url }, response);
   return response;
 }
 
@@ -93,8 +99,10 @@ export function isolate(overrides: Partial<Record<keyof Bindings, unknown>> = {}
     },
     async fetch(method: string, path: string, options: RequestOptions = {}) {
       const ctx = createExecutionContext();
-      const response = await worker.fetch(buildRequest(method, path, options), bindings, ctx);
+      const request = buildRequest(method, path, options);
+      const response = await worker.fetch(request, bindings, ctx);
       await waitOnExecutionContext(ctx);
+      await checkAgainstDocument({ method, url: request.url }, response);
       return response;
     },
   };
