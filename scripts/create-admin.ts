@@ -1,35 +1,49 @@
 /**
- * npm run create-admin -- --email <email> --username <name> --password <password> [--name <display name>]
+ * npm run create-admin -- --email <email> --username <name> [--name <display name>]
  *                         [--remote] [--persist-to <dir>]
  *
- * The password may come from ADMIN_PASSWORD instead of --password, which keeps it out of shell
- * history and out of the command line npm echoes.
+ * The password is typed at a prompt that does not echo it when run in a terminal; otherwise it
+ * comes from ADMIN_PASSWORD. `--password <password>` (the contract's form) works too, with a
+ * warning: npm prints the command line it runs, and a shell keeps it in its history.
  *
  * Writes an admin into the local D1 that `npm start` serves (migrations applied first), or with
  * --remote into the deployed D1. Inputs pass the API's own validation and the password gets the
  * Worker's hashing, so the admin signs in like any other user. A duplicate email or username
  * fails with a clear message and changes nothing: it is one INSERT guarded by unique indexes.
  */
-import { parseArgs } from "node:util";
+import { createInterface } from "node:readline/promises";
+import { Writable } from "node:stream";
 import { z } from "zod";
 import { uniqueViolationIn } from "../src/db/errors";
 import { users } from "../src/db/schema";
 import { createPasswordHasher } from "../src/lib/password";
 import { newUserRow } from "../src/users/users.model";
 import { DisplayNameSchema, EmailSchema, PasswordSchema, UsernameSchema } from "../src/users/users.schemas";
+import { parseOptions } from "./lib/cli";
 import { applyLocalMigrations, D1CommandError, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
 import { readPepper } from "./lib/pepper";
 
-const { values } = parseArgs({
-  options: {
-    email: { type: "string" },
-    username: { type: "string" },
-    password: { type: "string" },
-    name: { type: "string" },
-    remote: { type: "boolean", default: false },
-    "persist-to": { type: "string" },
-  },
-  strict: true,
+const USAGE = `Usage: npm run create-admin -- --email <email> --username <name> [--name <display name>]
+                              [--remote] [--persist-to <dir>]
+
+Creates an admin in the local D1 database that npm start serves, or with --remote in the
+deployed one. Run in a terminal, it asks for the password without echoing it; otherwise it reads
+ADMIN_PASSWORD. (--password <password> works too, but npm prints it and the shell keeps it.)
+
+  --email <email>        the admin's email address (required)
+  --username <name>      3-30 letters, digits, "_" or "-" (required)
+  --name <display name>  shown on the profile (default: the username)
+  --remote               the deployed database (applies no migrations: npm run db:migrate:remote)
+  --persist-to <dir>     the local state directory, as given to npm start
+  -h, --help             this help`;
+
+const values = parseOptions("create-admin", USAGE, {
+  email: { type: "string" },
+  username: { type: "string" },
+  password: { type: "string" },
+  name: { type: "string" },
+  remote: { type: "boolean", default: false },
+  "persist-to": { type: "string" },
 });
 
 function fail(message: string): never {
@@ -43,26 +57,58 @@ const Input = z.object({
   password: PasswordSchema,
   name: DisplayNameSchema,
 });
-const parsed = Input.safeParse({
-  ...values,
-  password: values.password ?? process.env.ADMIN_PASSWORD,
-  name: values.name ?? values.username,
-});
-if (!parsed.success) {
-  const problems = parsed.error.issues.map((issue) => `  --${issue.path.join(".")}: ${issue.message}`);
-  fail(
-    `invalid input\n${problems.join("\n")}\nusage: npm run create-admin -- --email <email> --username <name> --password <password>`,
+if (values.password !== undefined) {
+  // Taken, as the API contract says, but npm prints the command line and the shell keeps it.
+  console.error(
+    "create-admin: warning: a password given as --password is printed by npm and kept in your shell history; leave it out to be asked for it, or set ADMIN_PASSWORD.",
   );
 }
+const Identity = Input.omit({ password: true });
+const identity = Identity.safeParse({ ...values, name: values.name ?? values.username });
+if (!identity.success) failInvalid(identity.error.issues);
+const password = values.password ?? (process.env.ADMIN_PASSWORD || (await promptPassword()));
+const parsed = Input.safeParse({ ...identity.data, password });
+if (!parsed.success) failInvalid(parsed.error.issues);
 const input = parsed.data;
+
+function failInvalid(issues: z.core.$ZodIssue[]): never {
+  const problems = issues.map(
+    (issue) => `  ${issue.path[0] === "password" ? "password" : `--${issue.path.join(".")}`}: ${issue.message}`,
+  );
+  fail(`invalid input\n${problems.join("\n")}\n\n${USAGE}`);
+}
+
+/** The password from a prompt that echoes nothing, asked twice; only in a terminal. */
+async function promptPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    fail(
+      "no password: set ADMIN_PASSWORD (read -rs ADMIN_PASSWORD && export ADMIN_PASSWORD), or run in a terminal to be asked.",
+    );
+  }
+  const ask = async (question: string) => {
+    process.stdout.write(question);
+    const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const prompt = createInterface({ input: process.stdin, output: silent, terminal: true });
+    const answer = await prompt.question("");
+    prompt.close();
+    process.stdout.write("\n");
+    return answer;
+  };
+  const first = await ask("Password for the new admin (not shown): ");
+  if ((await ask("The same again: ")) !== first) fail("the two passwords differ; nothing was changed.");
+  return first;
+}
 const target: Target = { remote: values.remote ?? false, persistTo: values["persist-to"] };
 const where = target.remote ? "the deployed (remote) D1 database" : "the local D1 database";
 
 try {
+  if (!target.remote) console.log("Applying pending migrations to the local database…");
   applyLocalMigrations(target);
   const now = new Date();
   const hasher = createPasswordHasher({ pepper: readPepper(target.remote) });
+  console.log("Hashing the password (scrypt, as the Worker does)…");
   const row = newUserRow({ ...input, role: "admin", emailVerified: true }, await hasher.hash(input.password), now);
+  console.log(`Writing the admin into ${where}…`);
   const insert = sqlBuilder
     .insert(users)
     .values(row)

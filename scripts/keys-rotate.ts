@@ -7,13 +7,19 @@
  * an hour later; the current one keeps signing until then, and stays published until every token
  * it signed has expired. Asking again while a key is waiting changes nothing.
  */
-import { parseArgs } from "node:util";
 import { keyRotationRequests, signingKeys } from "../src/db/schema";
+import { parseOptions } from "./lib/cli";
 import { applyLocalMigrations, D1CommandError, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
 
-const { values } = parseArgs({
-  options: { remote: { type: "boolean", default: false }, "persist-to": { type: "string" } },
-  strict: true,
+const USAGE = `Usage: npm run keys:rotate [-- --remote] [--persist-to <dir>]
+
+Asks the service for a new access-token signing key: published at once, signing an hour later.
+  --remote            the deployed D1 database (else the local one npm start serves)
+  --persist-to <dir>  the local state directory, as given to npm start
+  -h, --help          this help`;
+const values = parseOptions("keys:rotate", USAGE, {
+  remote: { type: "boolean", default: false },
+  "persist-to": { type: "string" },
 });
 const target: Target = { remote: values.remote ?? false, persistTo: values["persist-to"] };
 const where = target.remote ? "the deployed (remote) D1 database" : "the local D1 database";

@@ -4,10 +4,10 @@
  * A few demo users in the LOCAL database for exploring the API. Never runs against the deployed
  * database (there is no --remote). Users that already exist are left alone, so it can run twice.
  */
-import { parseArgs } from "node:util";
 import { users } from "../src/db/schema";
 import { createPasswordHasher } from "../src/lib/password";
 import { newUserRow } from "../src/users/users.model";
+import { parseOptions } from "./lib/cli";
 import { applyLocalMigrations, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
 import { readPepper } from "./lib/pepper";
 
@@ -20,7 +20,11 @@ const demoUsers = [
   { email: "barbara@example.com", username: "barbara", name: "Barbara Liskov", role: "member" },
 ] as const;
 
-const { values } = parseArgs({ options: { "persist-to": { type: "string" } }, strict: true });
+const USAGE = `Usage: npm run db:seed [-- --persist-to <dir>]
+
+Adds the demo users ${demoUsers.map((user) => user.username).join(", ")} (password "demo password 1234") to the LOCAL
+database npm start serves. Users that exist already are left as they are.`;
+const values = parseOptions("db:seed", USAGE, { "persist-to": { type: "string" } });
 const target: Target = { remote: false, persistTo: values["persist-to"] };
 
 applyLocalMigrations(target);
@@ -32,9 +36,14 @@ for (const [index, user] of demoUsers.entries()) {
   const insert = sqlBuilder
     .insert(users)
     .values(newUserRow({ ...user, emailVerified: true }, await hasher.hash(DEMO_PASSWORD), at))
-    .onConflictDoNothing();
+    .onConflictDoNothing()
+    .returning({ email: users.email });
   statements.push(toLiteralSql(insert.toSQL()));
 }
-execute(target, statements.join(";\n"));
-console.log(`Demo users (password "${DEMO_PASSWORD}"):`);
-for (const user of demoUsers) console.log(`  ${user.role.padEnd(6)} ${user.email}`);
+const results = execute(target, statements.join(";\n"));
+const created = new Set(results.flat().map((row) => String(row.email)));
+console.log(`Demo users in the local database (password "${DEMO_PASSWORD}"):`);
+for (const user of demoUsers) {
+  const state = created.has(user.email) ? "created" : "already there, left as it was";
+  console.log(`  ${user.role.padEnd(6)} ${user.email.padEnd(22)} ${state}`);
+}

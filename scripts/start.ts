@@ -5,14 +5,36 @@
  *
  * APP_SECRET comes from the environment or `.dev.vars`; without either, a local one is made once
  * and kept in the local state directory (see localAppSecret).
+ *
+ * The configuration (wrangler.toml, .dev.vars, --var) is checked as the Worker checks it before
+ * anything starts: a bad value stops here with its message, not as a 500 on every request.
+ *
+ * `--no-rate-limits` turns the rate limits off for requests to localhost, for a frontend's test
+ * suite that signs up many users from one address (RATE_LIMITS=off; the Worker ignores it for any
+ * other host and refuses it with a public APP_URL, and `npm run deploy` refuses it in wrangler.toml).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { localAppSecret } from "../src/node/config";
 import { devVar } from "./lib/dev-vars";
+import { localConfigProblem } from "./lib/local-config";
 
-const args = process.argv.slice(2);
+const noRateLimits = process.argv.includes("--no-rate-limits");
+const args = process.argv.slice(2).filter((arg) => arg !== "--no-rate-limits");
 const persistIndex = args.indexOf("--persist-to");
 const persistTo = persistIndex >= 0 ? ["--persist-to", args[persistIndex + 1] ?? ""] : [];
+
+const secret = devVar("APP_SECRET")
+  ? undefined
+  : (process.env.APP_SECRET ?? localAppSecret(persistTo[1] || ".wrangler/state"));
+const limitsVar = noRateLimits ? ["--var", "RATE_LIMITS:off"] : [];
+const problem = localConfigProblem([...limitsVar, ...args], secret ? { APP_SECRET: secret } : {});
+if (problem) {
+  console.error(
+    `npm start: the Worker would refuse this configuration (wrangler.toml, .dev.vars, --var):\n  ${problem}`,
+  );
+  process.exit(1);
+}
+if (noRateLimits) console.warn("npm start: rate limits are OFF for requests to localhost (--no-rate-limits).");
 
 // stdin is not a terminal here, so wrangler applies migrations without asking (no prompt).
 const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persistTo], {
@@ -24,9 +46,6 @@ if (migrate.status !== 0) {
 }
 
 // wrangler reads .dev.vars itself; a secret from the environment or the local state is handed over.
-const secret = devVar("APP_SECRET")
-  ? undefined
-  : (process.env.APP_SECRET ?? localAppSecret(persistTo[1] || ".wrangler/state"));
 // Readable logs, and the Analytics Engine data points production would record, in the terminal.
 const devArgs = [
   "dev",
@@ -34,6 +53,7 @@ const devArgs = [
   "--var",
   "LOG_FORMAT:pretty",
   ...(secret ? ["--var", `APP_SECRET:${secret}`] : []),
+  ...limitsVar,
   ...args,
 ];
 const dev = spawn("wrangler", devArgs, { stdio: "inherit" });

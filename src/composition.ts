@@ -18,7 +18,7 @@ import { createIdempotencyService, type IdempotencyService } from "./idempotency
 import { deriveEncryptionKey, deriveHmacKey } from "./lib/keys";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
-import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter";
+import { createRateLimiter, noRateLimits, type RateLimiter } from "./limits/rate-limiter";
 import { createMailer } from "./mail/mailer";
 import { type AccessTokens, createAccessTokens, type VerifiedTokens } from "./tokens/access-tokens";
 import { createSigningKeysRepository } from "./tokens/signing-keys.repository";
@@ -54,6 +54,8 @@ export type RequestScope = {
   metrics: RequestMetrics;
   /** Work to finish after the response (ctx.waitUntil). */
   defer: (task: Promise<unknown>) => void;
+  /** The request was made to this machine (localhost): where `--no-rate-limits` may apply. */
+  loopbackRequest?: boolean;
 };
 
 // What lives as long as the isolate: the memory tier, the hasher (its imported pepper key) and
@@ -196,7 +198,8 @@ class RequestServices implements Services {
   }
 
   get limiter(): RateLimiter {
-    this.#limiter ??= createRateLimiter(this.scope.env);
+    const { config, env, loopbackRequest } = this.scope;
+    this.#limiter ??= config.rateLimitsOff && loopbackRequest ? noRateLimits : createRateLimiter(env);
     return this.#limiter;
   }
 

@@ -27,6 +27,8 @@ export type AppConfig = {
   memoryCacheTtlSeconds: number;
   cacheRepurgeDelayMs: number;
   dbTimeoutMs: number;
+  /** `npm start -- --no-rate-limits`: limits are off for requests to localhost (only). */
+  rateLimitsOff: boolean;
   /** Set: the database is libSQL at this URL; unset: D1 through the DB binding. */
   libsqlUrl: string | undefined;
   libsqlAuthToken: string | undefined;
@@ -115,12 +117,20 @@ const ConfigSchema = z
     SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
+    // `npm start -- --no-rate-limits` only: honoured for requests to this machine (localhost).
+    RATE_LIMITS: z.enum(["on", "off"]).default("on"),
   })
   .refine((config) => config.MAIL_TRANSPORT !== "resend" || Boolean(config.RESEND_API_KEY), {
     message: "MAIL_TRANSPORT=resend needs RESEND_API_KEY (wrangler secret put RESEND_API_KEY)",
     path: ["RESEND_API_KEY"],
   })
   // The log transport writes every link, a working credential, into the log: on this machine only.
+  // Limits off is for a test suite against `npm start`: never with a public APP_URL.
+  .refine((config) => config.RATE_LIMITS !== "off" || isLoopback(config.APP_URL), {
+    message:
+      "RATE_LIMITS=off is for local development only (npm start -- --no-rate-limits), never with a public APP_URL",
+    path: ["RATE_LIMITS"],
+  })
   .refine((config) => config.MAIL_TRANSPORT !== "log" || isLoopback(config.APP_URL), {
     message:
       "MAIL_TRANSPORT=log prints every link (a working token) to the log: it is for an APP_URL on this machine only; set MAIL_TRANSPORT to cloudflare or resend",
@@ -128,7 +138,11 @@ const ConfigSchema = z
   });
 
 function isLoopback(url: string): boolean {
-  const { hostname } = new URL(url);
+  return isLoopbackHost(new URL(url).hostname);
+}
+
+/** localhost, 127.x.x.x or [::1]: this machine. */
+export function isLoopbackHost(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
@@ -175,6 +189,7 @@ export function readConfig(env: Bindings): AppConfig {
     signingKeyRotationDays: result.data.SIGNING_KEY_ROTATION_DAYS,
     logLevel: result.data.LOG_LEVEL,
     logFormat: result.data.LOG_FORMAT,
+    rateLimitsOff: result.data.RATE_LIMITS === "off",
   };
   parsed.set(env, config);
   return config;

@@ -1,4 +1,8 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Bindings } from "../src/config";
+import worker from "../src/index";
 import { clientAddressKey } from "../src/lib/client-address";
 import { keyDerivation } from "../src/lib/password";
 import { rateLimitPolicies } from "../src/limits/policies";
@@ -180,5 +184,45 @@ describe("a failing rate limiter", () => {
     const hanging = { limit: () => new Promise(() => {}) };
     const res = await apiWith({ API_LIMITER: hanging }, "GET", "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61");
     expect(res.status).toBe(404);
+  });
+});
+
+describe("npm start -- --no-rate-limits (RATE_LIMITS=off)", () => {
+  // What `wrangler dev` hands the Worker: the request as sent to this machine.
+  async function signUp(origin: string, address: string, vars: Record<string, string>) {
+    const ctx = createExecutionContext();
+    const request = new Request(`${origin}/api/users`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "CF-Connecting-IP": address },
+      body: JSON.stringify(newUserBody()),
+    });
+    const res = await worker.fetch(request, { ...env, ...vars } as Bindings, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  }
+
+  it("lets a local test suite sign up more than 5 users a minute from one address", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++)
+      statuses.push((await signUp("http://localhost:8787", "198.51.100.77", { RATE_LIMITS: "off" })).status);
+    expect(statuses).toEqual(Array(8).fill(201));
+  });
+
+  it("does nothing for a request to any other host, even if left on", async () => {
+    const { res, allowed } = await firstLimited(
+      () => signUp("https://users.example.com", "198.51.100.78", { RATE_LIMITS: "off" }),
+      5,
+    );
+    expect(allowed).toBeGreaterThanOrEqual(5);
+    await expectLimited(res, "signup-ip", 5);
+  });
+
+  it("is refused as configuration with a public APP_URL", async () => {
+    const res = await signUp("http://localhost:8787", "198.51.100.79", {
+      RATE_LIMITS: "off",
+      APP_URL: "https://app.example.com",
+      MAIL_TRANSPORT: "resend",
+    });
+    expect(res.status).toBe(500);
   });
 });

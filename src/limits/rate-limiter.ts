@@ -32,3 +32,6 @@ export function createRateLimiter(bindings: Partial<Record<RateLimitPolicy["bind
     },
   };
 }
+
+/** Lets everything through: `npm start -- --no-rate-limits`, for requests to localhost only. */
+export const noRateLimits: RateLimiter = { enforce: async () => {} };

@@ -1,5 +1,10 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
+import { preflightProblems, type WranglerToml } from "../../scripts/lib/preflight";
 import { SCALAR_VERSION } from "../../src/docs/docs.routes";
 import { rateLimitPolicies } from "../../src/limits/policies";
 
@@ -28,5 +33,66 @@ describe("package.json and the code agree", () => {
       devDependencies: Record<string, string>;
     };
     expect(pkg.devDependencies["@scalar/api-reference"]).toBe(SCALAR_VERSION);
+  });
+});
+
+describe("npm run deploy's preflight", () => {
+  const shipped = parse(toml) as WranglerToml;
+
+  it("refuses the wrangler.toml this repository ships: placeholders, log mail, localhost origins", () => {
+    const problems = preflightProblems(shipped);
+    expect(problems).toEqual([
+      expect.stringMatching(/^\[\[d1_databases\]\] DB: database_id is the placeholder/),
+      expect.stringMatching(/^\[\[kv_namespaces\]\] CACHE: id is the placeholder/),
+      expect.stringMatching(/^MAIL_TRANSPORT is log/),
+      expect.stringMatching(/^APP_URL is http:\/\/localhost:8787/),
+      expect.stringMatching(/^TOKEN_ISSUER is http:\/\/localhost:8787/),
+    ]);
+  });
+
+  it("passes a wrangler.toml made ready as the README says, and refuses RATE_LIMITS=off or a bad value", () => {
+    const ready: WranglerToml = {
+      ...shipped,
+      d1_databases: [{ binding: "DB", database_id: "4b0c2a3e-5f61-4d1a-9c2b-7e8f9a0b1c2d" }],
+      kv_namespaces: [{ binding: "CACHE", id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0" }],
+      vars: {
+        ...shipped.vars,
+        MAIL_TRANSPORT: "cloudflare",
+        APP_URL: "https://app.example.com",
+        TOKEN_ISSUER: "https://users.example.com",
+      },
+    };
+    expect(preflightProblems(ready)).toEqual([]);
+    const limitsOff = preflightProblems({ ...ready, vars: { ...ready.vars, RATE_LIMITS: "off" } });
+    expect(limitsOff[0]).toMatch(/^RATE_LIMITS is off/);
+    expect(limitsOff.every((problem) => problem.includes("RATE_LIMITS"))).toBe(true);
+    expect(preflightProblems({ ...ready, vars: { ...ready.vars, SESSION_TTL_SECONDS: "1" } })).toEqual([
+      expect.stringMatching(/SESSION_TTL_SECONDS/),
+    ]);
+  });
+
+  it("`npm run deploy` stops with the list before calling wrangler", () => {
+    const result = spawnSync("npm", ["run", "--silent", "deploy"], { encoding: "utf8" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^npm run deploy: not deploying; wrangler.toml is not ready for production:/);
+    expect(result.stderr).toContain("database_id is the placeholder");
+  });
+});
+
+describe("npm start checks the configuration first", () => {
+  it("a value the Worker would refuse stops it, with the message, before anything is served", () => {
+    const state = mkdtempSync(join(tmpdir(), "edge-users-config-"));
+    try {
+      const result = spawnSync("npm", ["start", "--", "--var", "SESSION_TTL_SECONDS:1", "--persist-to", state], {
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/npm start: the Worker would refuse this configuration/);
+      expect(result.stderr).toMatch(/SESSION_TTL_SECONDS/);
+      expect(result.stdout + result.stderr).not.toMatch(/Ready on/);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });

@@ -12,10 +12,10 @@ import { client, freePort, httpContract, startServer } from "./http-contract";
 const state = mkdtempSync(join(tmpdir(), "edge-users-e2e-"));
 const ADMIN = { email: "root@example.com", username: "root", password: "a long admin passphrase" };
 
-function npmRun(script: string, args: string[]) {
+function npmRun(script: string, args: string[], env: Record<string, string> = {}) {
   return spawnSync("npm", ["run", "--silent", script, "--", ...args, "--persist-to", state], {
     encoding: "utf8",
-    env: { ...process.env, PASSWORD_PEPPER: "" },
+    env: { ...process.env, PASSWORD_PEPPER: "", ADMIN_PASSWORD: "", ...env },
   });
 }
 
@@ -32,23 +32,21 @@ function sqlite(query: string): Record<string, unknown>[] {
 }
 
 describe("npm run create-admin", () => {
-  it("writes an admin with the service's hashing into the local database", () => {
-    const result = npmRun("create-admin", [
-      "--email",
-      ADMIN.email.toUpperCase(),
-      "--username",
-      ADMIN.username,
-      "--password",
-      ADMIN.password,
-    ]);
+  const withPassword = { ADMIN_PASSWORD: ADMIN.password };
+
+  it("writes an admin with the service's hashing into the local database, saying what it does", () => {
+    const args = ["--email", ADMIN.email.toUpperCase(), "--username", ADMIN.username, "--name", "Root Admin"];
+    const result = npmRun("create-admin", args, withPassword);
     expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Applying pending migrations[\s\S]*Hashing the password[\s\S]*Writing the admin/);
     expect(result.stdout).toMatch(/Created admin root <root@example.com>/);
     expect(result.stdout + result.stderr).not.toContain(ADMIN.password);
-    const rows = sqlite("select email, username, role, status, password_hash from users");
+    const rows = sqlite("select email, username, name, role, status, password_hash from users");
     expect(rows).toEqual([
       {
         email: ADMIN.email,
         username: ADMIN.username,
+        name: "Root Admin",
         role: "admin",
         status: "active",
         password_hash: expect.stringMatching(/^\$scrypt\$ln=14,r=8,p=5\$/),
@@ -62,27 +60,70 @@ describe("npm run create-admin", () => {
       ["--email", ADMIN.email, "--username", "someone_else"],
       ["--email", "other@example.com", "--username", ADMIN.username],
     ]) {
-      const result = npmRun("create-admin", [...args, "--password", ADMIN.password]);
+      const result = npmRun("create-admin", args, withPassword);
       expect(result.status).not.toBe(0);
       expect(result.stderr).toMatch(/already exists in the local D1 database; nothing was changed/);
     }
     expect(sqlite("select * from users order by id")).toEqual(before);
   });
 
-  it("invalid input fails before touching the database", () => {
-    const result = npmRun("create-admin", ["--email", "nope", "--username", "x", "--password", "short"]);
-    expect(result.status).not.toBe(0);
+  it("invalid input fails before touching the database, with the usage", () => {
+    const result = npmRun("create-admin", ["--email", "nope", "--username", "x"], withPassword);
+    expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/--email: Invalid email/);
-    expect(result.stderr).toMatch(/--password: At least 12 characters/);
+    expect(result.stderr).toMatch(/--username: /);
+    expect(result.stderr).toContain("Usage: npm run create-admin");
+    const short = npmRun("create-admin", ["--email", "ok@example.com", "--username", "okay"], {
+      ADMIN_PASSWORD: "short",
+    });
+    expect(short.status).toBe(1);
+    expect(short.stderr).toMatch(/password: At least 12 characters/);
+  });
+
+  it("--help prints the usage; an unknown option is one line and the usage, not a stack", () => {
+    const help = npmRun("create-admin", ["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(
+      /Usage: npm run create-admin -- --email <email> --username <name> \[--name <display name>\]/,
+    );
+    expect(help.stdout).toContain("ADMIN_PASSWORD");
+    const unknown = npmRun("create-admin", ["--emial", "a@example.com"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^create-admin: Unknown option '--emial'/);
+    expect(unknown.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("--password (the contract's form) works with a warning; with no password and no terminal it says how", () => {
+    const argument = npmRun("create-admin", [
+      "--email",
+      "p@example.com",
+      "--username",
+      "pee",
+      "--password",
+      ADMIN.password,
+    ]);
+    expect(argument.status, argument.stderr).toBe(0);
+    expect(argument.stderr).toMatch(/warning: a password given as --password is printed by npm/);
+    expect(sqlite("select role from users where username = 'pee'")).toEqual([{ role: "admin" }]);
+    const before = sqlite("select count(*) as n from users");
+    const none = npmRun("create-admin", ["--email", "q@example.com", "--username", "queue"]);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/no password: set ADMIN_PASSWORD/);
+    expect(sqlite("select count(*) as n from users")).toEqual(before);
   });
 });
 
 describe("npm run db:seed", () => {
-  it("adds the demo users once, even when run twice", () => {
-    expect(npmRun("db:seed", []).status).toBe(0);
-    expect(npmRun("db:seed", []).status).toBe(0);
+  it("adds the demo users once, saying which it created and which were there", () => {
+    const first = npmRun("db:seed", []);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout.match(/ created$/gm)).toHaveLength(4);
+    const second = npmRun("db:seed", []);
+    expect(second.status).toBe(0);
+    expect(second.stdout.match(/already there, left as it was$/gm)).toHaveLength(4);
+    expect(second.stdout).not.toMatch(/ created$/m);
     const rows = sqlite("select username from users where email like '%@example.com' order by username");
-    expect(rows.map((row) => row.username)).toEqual(["ada", "barbara", "grace", "linus", "root"]);
+    expect(rows.map((row) => row.username)).toEqual(["ada", "barbara", "grace", "linus", "pee", "root"]);
   });
 });
 
