@@ -2,6 +2,7 @@
  * `npm run analytics` offline: the SQL it builds, and how it renders the SQL API's answers. The
  * answers are fixtures in the API's `FORMAT JSON` shape; the network call itself cannot run here.
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type Fetch, renderTable, runReport } from "../../scripts/lib/analytics";
@@ -120,5 +121,48 @@ describe("renderTable", () => {
       "  /a               12,345       50.0%",
       "  /longer/route         7       12.3%",
     ]);
+  });
+});
+
+describe("the npm run analytics command", () => {
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync("npm", ["run", "--silent", "analytics", "--", ...args], {
+      encoding: "utf8",
+      env: { ...process.env, CLOUDFLARE_ACCOUNT_ID: "", CLOUDFLARE_API_TOKEN: "", ...env },
+      timeout: 60_000,
+    });
+
+  it("--help prints the usage with every query's name; an unknown option is the usage, not a stack", () => {
+    const help = run(["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("Usage: npm run analytics");
+    expect(help.stdout).toContain("latency-by-route");
+    const unknown = run(["--hour", "3"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^analytics: Unknown option '--hour'/);
+    expect(unknown.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("refuses an unknown --query or a bad --hours before asking for credentials", () => {
+    const query = run(["--query", "latency"]);
+    expect(query.status).toBe(2);
+    expect(query.stderr).toMatch(/no query named latency; the queries: request-rate, /);
+    expect(run(["--hours", "0"]).stderr).toMatch(/--hours must be a whole number/);
+  });
+
+  it("without credentials names them and the offline --print-sql; --print-sql --query prints that one", () => {
+    const none = run([]);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN.*--print-sql/);
+    const sql = run(["--print-sql", "--query", "error-rate"]);
+    expect(sql.status).toBe(0);
+    expect(sql.stdout.match(/^-- /gm)).toHaveLength(1);
+  });
+
+  it("a request that cannot be made shows why (the fetch's cause), not just 'fetch failed'", () => {
+    // No network here: the lookup fails. With network, Cloudflare refuses the made-up token.
+    const failed = run(["--query", "error-rate"], { CLOUDFLARE_ACCOUNT_ID: "0", CLOUDFLARE_API_TOKEN: "made-up" });
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/^analytics: (fetch failed: \S.+|error-rate: the SQL API answered 4\d\d)/);
   });
 });
