@@ -73,12 +73,14 @@ export function createApp(backend: DatabaseBackend) {
   app.use("/api/*", rateLimit(rateLimitPolicies.api, clientAddress));
   app.use("/api/*", requireUtf8Bodies());
 
-  app.route("/", healthRouter);
-  app.route("/problems", problemsRouter);
-  app.route("/api/users", usersRouter);
-  app.route("/api/auth", authRouter);
-  app.route("/api", accountsRouter);
-  app.route("/", tokensRouter);
+  // One chain, so that the returned app's type carries every route (AppType, for hono/client).
+  const routed = app
+    .route("/", healthRouter)
+    .route("/problems", problemsRouter)
+    .route("/api/users", usersRouter)
+    .route("/api/auth", authRouter)
+    .route("/api", accountsRouter)
+    .route("/", tokensRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -111,8 +113,14 @@ export function createApp(backend: DatabaseBackend) {
     return problemResponse(c, problem);
   });
 
-  return app;
+  return routed;
 }
+
+/**
+ * The API's routes as a type, for a typed client with `hono/client`:
+ * `hc<AppType>("https://users.example.com")` (docs/clients.md).
+ */
+export type AppType = ReturnType<typeof createApp>;
 
 /** Puts the checked configuration and this request's service graph (src/composition.ts) on the context. */
 function provideServices(backend: DatabaseBackend) {
@@ -164,7 +172,7 @@ function methodIndex(routes: readonly { method: string; path: string }[]) {
  * `npm run openapi`. `serverUrl`: this API's public origin (TOKEN_ISSUER) when served; "/" (the origin
  * the document was fetched from) in the committed file.
  */
-export function apiDocument(app: OpenAPIHono<AppEnv<Services>>, serverUrl: string) {
+export function apiDocument(app: Pick<OpenAPIHono, "getOpenAPI31Document">, serverUrl: string) {
   return withResponseHeaders(
     app.getOpenAPI31Document({
       openapi: "3.1.0",
