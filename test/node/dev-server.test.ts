@@ -4,10 +4,12 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client, freePort, httpContract, startServer } from "./http-contract";
+import { runExamples } from "./doc-examples";
+import { client, freePort, httpContract, linkFromTerminal, startServer } from "./http-contract";
 
 const state = mkdtempSync(join(tmpdir(), "edge-users-e2e-"));
 const ADMIN = { email: "root@example.com", username: "root", password: "a long admin passphrase" };
@@ -144,7 +146,9 @@ describe("npm start (wrangler dev) driven over HTTP", () => {
   beforeAll(async () => {
     const [port, inspectorPort] = [await freePort(), await freePort()];
     const args = ["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
-    server = await startServer("start", [...args, "--persist-to", state], port);
+    // --no-rate-limits, as a frontend's test suite would run it: the examples below sign up more
+    // than five users a minute from this one address.
+    server = await startServer("start", [...args, "--persist-to", state, "--no-rate-limits"], port);
   });
 
   afterAll(() => {
@@ -166,6 +170,19 @@ describe("npm start (wrangler dev) driven over HTTP", () => {
     expect(data.map((user) => user.username)).toEqual(expect.arrayContaining(["root", "ada", "workerd"]));
   });
 
+  it("--no-rate-limits: more than five sign-ups a minute from one address, and the terminal says limits are off", async () => {
+    for (let i = 0; i < 7; i++) {
+      const res = await json("POST", "/api/users", {
+        email: `burst${i}@example.com`,
+        username: `burst${i}`,
+        name: "Burst",
+        password: "a burst passphrase",
+      });
+      expect(res.status).toBe(201);
+    }
+    expect(server.output()).toContain("rate limits are OFF for requests to localhost");
+  });
+
   it("a seeded demo user signs in with the demo password", async () => {
     const login = await json("POST", "/api/auth/login", { email: "grace@example.com", password: "demo password 1234" });
     expect(login.status).toBe(200);
@@ -177,5 +194,55 @@ describe("npm start (wrangler dev) driven over HTTP", () => {
     expect(server.output()).toMatch(/INFO .*GET \/health 200 [\d.]+ms/);
     expect(server.output()).toMatch(/↳ analytics .*"request","GET","\/health"/);
     expect(server.output()).not.toContain(ADMIN.password);
+  });
+
+  describe("every shell example in the README and docs/ runs as pasted", () => {
+    let links: Server;
+    let linksUrl = "";
+
+    beforeAll(async () => {
+      // What a reader does by hand: copy the token from the newest mail in npm start's terminal.
+      links = createServer(async (req, res) => {
+        const query = new URL(req.url ?? "/", "http://links").searchParams;
+        try {
+          const link = await linkFromTerminal(server.output, query.get("to") ?? "", query.get("page") ?? "");
+          res.end(new URL(link).searchParams.get("token") ?? "");
+        } catch (error) {
+          res.statusCode = 404; // the example's `curl -sf` fails, and so does its shell
+          res.end(String(error));
+        }
+      });
+      const port = await freePort();
+      await new Promise<void>((resolve) => links.listen(port, "127.0.0.1", resolve));
+      linksUrl = `http://127.0.0.1:${port}/`;
+    });
+
+    afterAll(() => links?.close());
+
+    // accounts.md's last block names `TOKEN` and `ID` from earlier steps in its prose: a signed-in user.
+    const signedIn = `B=http://localhost:8787
+TOKEN=$(curl -s -X POST $B/api/auth/login -H 'Content-Type: application/json' -d '{"email":"linus@example.com","password":"demo password 1234"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')
+ID=$(curl -s $B/api/auth/me -H "Authorization: Bearer $TOKEN" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')`;
+
+    it.each([
+      ["README.md", ""],
+      ["docs/accounts.md", signedIn],
+      ["docs/api-notes.md", ""],
+      ["docs/caching.md", ""],
+      ["docs/observability.md", ""],
+      ["docs/tokens.md", ""],
+    ])("%s", async (file, prelude) => {
+      const run = await runExamples(
+        file,
+        server.base,
+        linksUrl,
+        prelude.replaceAll("http://localhost:8787", server.base),
+      );
+      const context = `${file}:\n${run.output}`;
+      expect(run.status, context).toBe(0);
+      expect(run.output, context).not.toMatch(/curl: \(\d+\)/);
+      // A problem answer (it carries a requestId; /problems/{name}'s description of a type does not).
+      expect(run.output, context).not.toMatch(/"status":[45]\d\d,[^}]*"requestId"/);
+    });
   });
 });

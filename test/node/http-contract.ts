@@ -63,7 +63,7 @@ export function client(base: () => string) {
  * The link to `{APP_URL}/{page}` in the newest mail to `to` that MAIL_TRANSPORT=log printed to the
  * server's terminal, as a developer would copy it.
  */
-async function linkFromTerminal(output: () => string, to: string, page: string, after = 0): Promise<string> {
+export async function linkFromTerminal(output: () => string, to: string, page: string, after = 0): Promise<string> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const printed = output().slice(after);
