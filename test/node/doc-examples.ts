@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 export type ExampleRun = { file: string; status: number | null; output: string; script: string };
 
 /** The ```sh blocks of `file` that call the API (curl), in order. */
-export function shellExamples(file: string): string[] {
+function shellExamples(file: string): string[] {
   const text = readFileSync(file, "utf8");
   return [...text.matchAll(/```(?:sh|bash)\n([\s\S]*?)```/g)]
     .map((match) => match[1] ?? "")
