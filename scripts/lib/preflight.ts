@@ -15,14 +15,14 @@ export function preflightProblems(toml: WranglerToml): string[] {
   for (const db of toml.d1_databases ?? []) {
     if (!db.database_id || PLACEHOLDER.test(db.database_id)) {
       problems.push(
-        `[[d1_databases]] ${db.binding}: database_id is the placeholder; put the id printed by \`npx wrangler d1 create edge-users\``,
+        `[[d1_databases]] ${db.binding}: database_id is the placeholder; run \`npx wrangler d1 create edge-users --binding DB --update-config\``,
       );
     }
   }
   for (const kv of toml.kv_namespaces ?? []) {
     if (!kv.id || PLACEHOLDER.test(kv.id)) {
       problems.push(
-        `[[kv_namespaces]] ${kv.binding}: id is the placeholder; put the id printed by \`npx wrangler kv namespace create ${kv.binding}\``,
+        `[[kv_namespaces]] ${kv.binding}: id is the placeholder; run \`npx wrangler kv namespace create ${kv.binding} --binding ${kv.binding} --update-config\``,
       );
     }
   }
