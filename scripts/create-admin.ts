@@ -85,18 +85,26 @@ async function promptPassword(): Promise<string> {
       "no password: set ADMIN_PASSWORD (read -rs ADMIN_PASSWORD && export ADMIN_PASSWORD), or run in a terminal to be asked.",
     );
   }
+  // Typed characters go to a stream that writes nothing; the questions are written directly.
+  const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const prompt = createInterface({ input: process.stdin, output: silent, terminal: true });
   const ask = async (question: string) => {
     process.stdout.write(question);
-    const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
-    const prompt = createInterface({ input: process.stdin, output: silent, terminal: true });
     const answer = await prompt.question("");
-    prompt.close();
     process.stdout.write("\n");
     return answer;
   };
-  const first = await ask("Password for the new admin (not shown): ");
-  if ((await ask("The same again: ")) !== first) fail("the two passwords differ; nothing was changed.");
-  return first;
+  try {
+    const first = await ask("Password for the new admin (not shown): ");
+    if ((await ask("The same again: ")) !== first) fail("the two passwords differ; nothing was changed.");
+    return first;
+  } catch {
+    // Ctrl+C or Ctrl+D at the prompt.
+    process.stdout.write("\n");
+    fail("cancelled; nothing was changed.");
+  } finally {
+    prompt.close();
+  }
 }
 const target: Target = { remote: values.remote ?? false, persistTo: values["persist-to"] };
 const where = target.remote ? "the deployed (remote) D1 database" : "the local D1 database";

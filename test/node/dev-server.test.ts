@@ -2,7 +2,7 @@
  * The developer path, end to end: the admin CLI and the seed script write into a local D1, then
  * the real `npm start` (migrations + wrangler dev) serves it and is driven over HTTP.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -112,6 +112,45 @@ describe("npm run create-admin", () => {
     expect(none.status).toBe(1);
     expect(none.stderr).toMatch(/no password: set ADMIN_PASSWORD/);
     expect(sqlite("select count(*) as n from users")).toEqual(before);
+  });
+});
+
+describe("npm run create-admin in a terminal", () => {
+  /** Runs create-admin under a pseudo-terminal (script(1)), typing each answer after its prompt. */
+  async function typed(args: string[], answers: string[]) {
+    const command = ["npm", "run", "--silent", "create-admin", "--", ...args, "--persist-to", state].join(" ");
+    const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...process.env, PASSWORD_PEPPER: "" } });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    for (const [index, answer] of answers.entries()) {
+      const prompt = index === 0 ? "Password for the new admin (not shown): " : "The same again: ";
+      while (!output.includes(prompt)) await new Promise((resolve) => setTimeout(resolve, 50));
+      child.stdin.write(`${answer}\r`);
+    }
+    const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    return { status, output };
+  }
+
+  it("asks for the password twice, never showing it, and creates the admin", async () => {
+    const { status, output } = await typed(
+      ["--email", "tty@example.org", "--username", "ttyadmin"],
+      ["a typed tty passphrase", "a typed tty passphrase"],
+    );
+    expect(status, output).toBe(0);
+    expect(output).toContain("Created admin ttyadmin <tty@example.org>");
+    expect(output).not.toContain("a typed tty passphrase");
+    expect(sqlite("select role from users where username = 'ttyadmin'")).toEqual([{ role: "admin" }]);
+  });
+
+  it("two different answers change nothing", async () => {
+    const { status, output } = await typed(
+      ["--email", "tty2@example.org", "--username", "ttyadmin2"],
+      ["a typed tty passphrase", "another tty passphrase"],
+    );
+    expect(status).toBe(1);
+    expect(output).toContain("the two passwords differ; nothing was changed.");
+    expect(sqlite("select * from users where username = 'ttyadmin2'")).toEqual([]);
   });
 });
 
