@@ -44,6 +44,17 @@ export function createSessionsRepository(
   db: Db,
   { recordStale = false }: { recordStale?: boolean } = {},
 ): SessionsRepository {
+  /** The one session `which` selects, if unexpired and its user active, with that user: one query. */
+  async function liveSession(which: SQL, now: Date): Promise<ActiveSession | null> {
+    const row = await db
+      .select({ id: sessions.id, expiresAt: sessions.expiresAt, user: userColumns })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(and(which, gt(sessions.expiresAt, now), eq(users.status, "active")))
+      .get();
+    return row ?? null;
+  }
+
   return {
     async insert(session, { passwordHash }) {
       const candidate = db
@@ -61,14 +72,8 @@ export function createSessionsRepository(
       return created.length > 0;
     },
 
-    async findActiveByTokenHash(tokenHash, now) {
-      const row = await db
-        .select({ id: sessions.id, expiresAt: sessions.expiresAt, user: userColumns })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now), eq(users.status, "active")))
-        .get();
-      return row ?? null;
+    findActiveByTokenHash(tokenHash, now) {
+      return liveSession(eq(sessions.tokenHash, tokenHash), now);
     },
 
     async revoke({ id, tokenHash }) {
@@ -87,14 +92,8 @@ export function createSessionsRepository(
       return changedRows(result);
     },
 
-    async findLiveById(id, now) {
-      const row = await db
-        .select({ id: sessions.id, expiresAt: sessions.expiresAt, user: userColumns })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(and(eq(sessions.id, id), gt(sessions.expiresAt, now), eq(users.status, "active")))
-        .get();
-      return row ?? null;
+    findLiveById(id, now) {
+      return liveSession(eq(sessions.id, id), now);
     },
 
     listForUser(userId, now, limit) {
