@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import { accountsRouter } from "./accounts/accounts.routes";
-import { authRouter } from "./auth/auth.routes";
+import { authRouter, userSessionsRouter } from "./auth/auth.routes";
 import { createServices, type Services } from "./composition";
 import { isLoopbackHost, readConfig } from "./config";
 import type { DatabaseBackend } from "./db/backend";
@@ -78,6 +78,7 @@ export function createApp(backend: DatabaseBackend) {
     .route("/", healthRouter)
     .route("/problems", problemsRouter)
     .route("/api/users", usersRouter)
+    .route("/api/users", userSessionsRouter)
     .route("/api/auth", authRouter)
     .route("/api", accountsRouter)
     .route("/", tokensRouter);

@@ -60,6 +60,18 @@ const matrix: {
     expected: { anonymous: 403, member: 403, owner: 403, admin: 201 },
   },
   {
+    route: "GET /api/users/:id/sessions",
+    action: "users:administer",
+    call: (id, token) => api("GET", `/api/users/${id}/sessions`, { token }),
+    expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
+  },
+  {
+    route: "DELETE /api/users/:id/sessions",
+    action: "users:administer",
+    call: (id, token) => api("DELETE", `/api/users/${id}/sessions`, { token }),
+    expected: { anonymous: 401, member: 403, owner: 403, admin: 204 },
+  },
+  {
     route: "GET /api/auth/me",
     call: (_, token) => api("GET", "/api/auth/me", { token }),
     expected: { anonymous: 401, member: 200, owner: 200, admin: 200 },

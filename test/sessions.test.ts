@@ -152,3 +152,71 @@ describe("DELETE /api/auth/sessions (sign out everywhere else)", () => {
     expect((await api("DELETE", "/api/auth/sessions", { token: b.token })).status).toBe(204);
   });
 });
+
+describe("an admin and another user's sessions: /api/users/{id}/sessions", () => {
+  it("lists them for an admin; a member (even for their own id) is 403; an unknown user 404", async () => {
+    const admin = await login((await seedUser({ role: "admin" })).email);
+    const member = await seedUser();
+    const phone = await login(member.email, "EdgeUsersApp/2.1 (iPhone)");
+    const listed = await api("GET", `/api/users/${member.id}/sessions`, { token: admin.accessToken });
+    expect(listed.status).toBe(200);
+    const { data } = (await listed.json()) as { data: SessionView[] };
+    expect(data.map((s) => [s.id, s.userAgent, s.current])).toEqual([
+      [sidOf(phone.accessToken), "EdgeUsersApp/2.1 (iPhone)", false],
+    ]);
+    await expectProblem(
+      await api("GET", `/api/users/${member.id}/sessions`, { token: phone.token }),
+      403,
+      "/problems/forbidden",
+    );
+    await expectProblem(
+      await api("GET", "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61/sessions", { token: admin.token }),
+      404,
+      "/problems/not-found",
+    );
+  });
+
+  it("an admin signs a user out everywhere: 204, the user's tokens stop, other users' sessions stay", async () => {
+    const adminUser = await seedUser({ role: "admin" });
+    const admin = await login(adminUser.email);
+    const member = await seedUser();
+    const [a, b] = [await login(member.email), await login(member.email)];
+    const bystander = await login((await seedUser()).email);
+    const res = await api("DELETE", `/api/users/${member.id}/sessions`, { token: admin.accessToken });
+    expect(res.status).toBe(204);
+    expect(await sessionIds(member.id)).toEqual([]);
+    for (const gone of [a, b]) {
+      await expectProblem(await api("GET", "/api/auth/me", { token: gone.token }), 401, "/problems/unauthorized");
+      await expectProblem(
+        await api("PATCH", `/api/users/${member.id}`, { token: gone.accessToken, body: { name: "X" } }),
+        401,
+        "/problems/unauthorized",
+      );
+    }
+    expect(await sessionIds(bystander.user.id)).toEqual([sidOf(bystander.accessToken)]);
+    // On themselves, an admin keeps the session they act from.
+    const other = await login(adminUser.email);
+    expect((await api("DELETE", `/api/users/${adminUser.id}/sessions`, { token: admin.token })).status).toBe(204);
+    expect(await sessionIds(adminUser.id)).toEqual([sidOf(admin.accessToken)]);
+    await expectProblem(await api("GET", "/api/auth/me", { token: other.token }), 401, "/problems/unauthorized");
+  });
+
+  it("a member, or a demoted admin's unexpired access token, revokes nothing (403)", async () => {
+    const adminUser = await seedUser({ role: "admin" });
+    const admin = await login(adminUser.email);
+    const member = await seedUser();
+    const session = await login(member.email);
+    await expectProblem(
+      await api("DELETE", `/api/users/${member.id}/sessions`, { token: session.token }),
+      403,
+      "/problems/forbidden",
+    );
+    await env.DB.prepare("update users set role = 'member' where id = ?").bind(adminUser.id).run();
+    await expectProblem(
+      await api("DELETE", `/api/users/${member.id}/sessions`, { token: admin.accessToken }),
+      403,
+      "/problems/forbidden",
+    );
+    expect(await sessionIds(member.id)).toEqual([sidOf(session.accessToken)]);
+  });
+});

@@ -4,7 +4,7 @@ import { createRouter } from "../http/router";
 import { rateLimitPolicies } from "../limits/policies";
 import { requireAuth } from "../middleware/authenticate";
 import { clientAddress, rateLimit } from "../middleware/rate-limit";
-import { toUserView, UserSchema, userRepresentationHeaders } from "../users/users.schemas";
+import { toUserView, UserIdParamsSchema, UserSchema, userRepresentationHeaders } from "../users/users.schemas";
 import {
   AccessTokenSchema,
   LoginBodySchema,
@@ -12,9 +12,19 @@ import {
   SessionListSchema,
   SessionSchema,
 } from "./auth.schemas";
-import type { AuthService } from "./auth.service";
+import type { AuthService, SessionView } from "./auth.service";
 
 const tags = ["Auth"];
+
+function toSessionView(session: SessionView) {
+  return {
+    id: session.id,
+    createdAt: session.createdAt.toISOString(),
+    expiresAt: session.expiresAt.toISOString(),
+    current: session.current,
+    userAgent: session.userAgent,
+  };
+}
 
 const login = createRoute({
   operationId: "login",
@@ -141,13 +151,7 @@ export const authRouter = createRouter<{ auth: AuthService }>()
     const sessions = await c.get("services").auth.listSessions(c.get("actor"));
     return c.json(
       {
-        data: sessions.map((session) => ({
-          id: session.id,
-          createdAt: session.createdAt.toISOString(),
-          expiresAt: session.expiresAt.toISOString(),
-          current: session.current,
-          userAgent: session.userAgent,
-        })),
+        data: sessions.map(toSessionView),
       },
       200,
     );
@@ -158,5 +162,46 @@ export const authRouter = createRouter<{ auth: AuthService }>()
   })
   .openapi(revokeOtherSessions, async (c) => {
     await c.get("services").auth.revokeOtherSessions(c.get("actor"));
+    return c.body(null, 204);
+  });
+
+const listUserSessions = createRoute({
+  operationId: "listUserSessions",
+  method: "get",
+  path: "/{id}/sessions",
+  tags: ["Users"],
+  summary: "A user's sessions (admins)",
+  description: "The user's live sessions, newest first (at most 100). Admins only; an unknown user is a 404.",
+  middleware: [requireAuth()] as const,
+  security: bearerSecurity,
+  request: { params: UserIdParamsSchema },
+  responses: {
+    200: jsonResponse(SessionListSchema, "Live sessions, newest first"),
+    ...problemResponses(401, 403, 404),
+  },
+});
+
+const revokeUserSessions = createRoute({
+  operationId: "revokeUserSessions",
+  method: "delete",
+  path: "/{id}/sessions",
+  tags: ["Users"],
+  summary: "Sign a user out everywhere (admins)",
+  description:
+    "Revokes every session of the user (an admin's own current session excepted). Admins only; an unknown user is a 404.",
+  middleware: [requireAuth()] as const,
+  security: bearerSecurity,
+  request: { params: UserIdParamsSchema },
+  responses: { 204: { description: "Every session of the user is revoked" }, ...problemResponses(401, 403, 404) },
+});
+
+/** An admin's view of another user's sessions, under /api/users/{id}/sessions. */
+export const userSessionsRouter = createRouter<{ auth: AuthService }>()
+  .openapi(listUserSessions, async (c) => {
+    const sessions = await c.get("services").auth.listUserSessions(c.get("actor"), c.req.valid("param").id);
+    return c.json({ data: sessions.map(toSessionView) }, 200);
+  })
+  .openapi(revokeUserSessions, async (c) => {
+    await c.get("services").auth.revokeUserSessions(c.get("actor"), c.req.valid("param").id);
     return c.body(null, 204);
   });

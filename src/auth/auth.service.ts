@@ -1,8 +1,8 @@
 import type { Actor } from "../authz/actor";
-import { guardFor } from "../authz/policy";
+import { can, guardFor } from "../authz/policy";
 import type { AppConfig } from "../config";
 import type { User } from "../db/schema";
-import { EmailNotVerifiedError, NotFoundError, UnauthorizedError } from "../lib/errors";
+import { EmailNotVerifiedError, ForbiddenError, NotFoundError, UnauthorizedError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { isCompactJws } from "../lib/jws";
 import type { PasswordHasher } from "../lib/password";
@@ -42,6 +42,10 @@ export type AuthService = {
   revokeSession(actor: Actor, sessionId: string): Promise<void>;
   /** Signs out everywhere else: every session of the caller but the current one. */
   revokeOtherSessions(actor: Actor): Promise<void>;
+  /** An admin's view of a user's live sessions (the admin's standing checked in D1); 404 for no such user. */
+  listUserSessions(actor: Actor, userId: string): Promise<SessionView[]>;
+  /** An admin signs a user out everywhere (an admin's own current session excepted); 404 for no such user. */
+  revokeUserSessions(actor: Actor, userId: string): Promise<void>;
   /** Housekeeping for the scheduled handler: drop expired sessions. */
   pruneExpiredSessions(): Promise<number>;
 };
@@ -176,10 +180,30 @@ export function createAuthService({
       await sessions.revokeOwned(actor.user.id, { exceptId: actor.sessionId }, guardFor(actor, [], undefined, now()));
     },
 
+    async listUserSessions(actor, userId) {
+      const guard = administering(actor);
+      await sessions.check(guard);
+      if (!(await users.findById(userId))) throw new NotFoundError("No user with this id.");
+      const list = await sessions.listForUser(userId, now(), SESSION_LIST_LIMIT);
+      return list.map((session) => ({ ...session, current: session.id === actor.sessionId }));
+    },
+
+    async revokeUserSessions(actor, userId) {
+      const guard = administering(actor);
+      if (!(await users.findById(userId))) throw new NotFoundError("No user with this id.");
+      await sessions.revokeOwned(userId, { exceptId: actor.sessionId }, guard);
+    },
+
     pruneExpiredSessions() {
       return sessions.deleteExpired(now());
     },
   };
+
+  function administering(actor: Actor) {
+    if (!can(actor, "users:administer"))
+      throw new ForbiddenError("Only admins may see or end another user's sessions.");
+    return guardFor(actor, ["users:administer"], undefined, now());
+  }
 }
 
 // Printable characters only, whitespace collapsed, at most 256: what a client sends is shown back
