@@ -1,6 +1,7 @@
 import { createServices } from "./composition";
 import { type Bindings, readConfig } from "./config";
 import type { DatabaseBackend } from "./db/backend";
+import { rootCauseMessage } from "./lib/errors";
 import { log } from "./lib/log";
 import { RequestMetrics } from "./lib/metrics";
 
@@ -15,11 +16,16 @@ export async function runHousekeeping(
   defer: (task: Promise<unknown>) => void,
 ): Promise<void> {
   const services = createServices({ backend, env, config: readConfig(env), metrics: new RequestMetrics(), defer });
-  const purged = (await services.purger?.drain(new Date())) ?? 0;
-  const removed = await services.auth.pruneExpiredSessions();
-  const forgotten = await services.idempotency.pruneExpired();
-  const expiredLinks = await services.accounts.pruneExpiredTokens();
-  const keys = await services.signingKeys.maintain();
+  // Each step on its own: one that fails (and logs) leaves the others to run.
+  const purged = await step("cache purges", async () => (await services.purger?.drain(new Date())) ?? 0, 0);
+  const removed = await step("expired sessions", () => services.auth.pruneExpiredSessions(), 0);
+  const forgotten = await step("expired idempotency keys", () => services.idempotency.pruneExpired(), 0);
+  const expiredLinks = await step("expired email links", () => services.accounts.pruneExpiredTokens(), 0);
+  const keys = await step("signing keys", () => services.signingKeys.maintain(), {
+    scheduled: null,
+    privateKeysDropped: 0,
+    keysRemoved: 0,
+  });
   log("info", "housekeeping done", {
     stalePurged: purged,
     expiredSessionsRemoved: removed,
@@ -29,4 +35,13 @@ export async function runHousekeeping(
     retiredPrivateKeysDropped: keys.privateKeysDropped,
     signingKeysRemoved: keys.keysRemoved,
   });
+}
+
+async function step<T>(name: string, work: () => Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    log("error", `housekeeping: ${name} failed`, { error: rootCauseMessage(error) });
+    return fallback;
+  }
 }

@@ -186,6 +186,9 @@ describe("what the API accepts", () => {
     ["expired beyond the 30 s leeway", async () => forge({ ...(await claims()), exp: now() - 31 })],
     ["issued in the future", async () => forge({ ...(await claims()), iat: now() + 120 })],
     ["no jti", async () => forge({ ...(await claims()), jti: undefined })],
+    ["a typ that is not a string", async () => forge(await claims(), { typ: 1 })],
+    ["a kid that is not a string", async () => forge(await claims(), { kid: { no: "string" } })],
+    ["a crit header (an extension we do not understand)", async () => forge(await claims(), { crit: ["exp"] })],
     [
       "a tampered payload",
       async () => {
@@ -266,6 +269,20 @@ describe("what the API accepts", () => {
     // What it may still do as itself: its own data.
     expect((await api("PATCH", `/api/users/${admin.id}`, { token: accessToken, body: { name: "Me" } })).status).toBe(
       200,
+    );
+  });
+
+  it("a user disabled by an admin: their access token reads nothing of theirs either (401)", async () => {
+    const user = await seedUser();
+    const { accessToken } = await login(user.email);
+    const admin = await login((await seedUser({ role: "admin" })).email);
+    const disable = await api("PATCH", `/api/users/${user.id}`, { token: admin.token, body: { status: "disabled" } });
+    expect(disable.status).toBe(200);
+    await expectProblem(await api("GET", "/api/auth/me", { token: accessToken }), 401, "/problems/unauthorized");
+    await expectProblem(
+      await api("GET", `/api/users/${user.id}`, { token: accessToken }),
+      401,
+      "/problems/unauthorized",
     );
   });
 

@@ -228,6 +228,23 @@ describe("on demand and across isolates", () => {
     expect(keys.map((key) => key.kid)).toEqual([kidOf(old), kidOf(fresh)]);
   });
 
+  it("a changed APP_SECRET with a key already waiting (made under the new secret): that key signs, none is added", async () => {
+    const before = isolate();
+    const { token: old } = await before.tokens.issue(SESSION, { id: USER, role: "member", emailVerified: true });
+    const secret = "the new secret, set with `wrangler secret put APP_SECRET`";
+    const cron = isolate(secret);
+    await cron.keys.requestRotation();
+    const { scheduled } = await cron.keys.maintain();
+    expect(scheduled).toEqual(expect.any(String));
+    const after = isolate(secret);
+    const { token: fresh } = await after.tokens.issue(SESSION, { id: USER, role: "member", emailVerified: true });
+    expect(kidOf(fresh)).toBe(scheduled);
+    expect((await storedKeys()).map((key) => key.kid)).toEqual([kidOf(old), scheduled]);
+    // Both verify for any isolate: the waiting key was published when it was made.
+    await expect(isolate().tokens.verify(fresh)).resolves.toBeDefined();
+    await expect(isolate().tokens.verify(old)).resolves.toBeDefined();
+  });
+
   it("the cron's maintenance: a first key on an empty database, then nothing until a key is due", async () => {
     const cron: SigningKeysService = isolate().keys;
     await expect(cron.maintain()).resolves.toEqual({ scheduled: null, privateKeysDropped: 0, keysRemoved: 0 });

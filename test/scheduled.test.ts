@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
+import { d1RefusingBatches } from "./helpers/bindings";
 import { seedLinkToken, seedSession, seedUser, sessionCount } from "./helpers/fixtures";
 import { api } from "./helpers/http";
 
@@ -41,5 +42,25 @@ describe("scheduled housekeeping (cron)", () => {
       .map((call) => JSON.parse(call[0] as string))
       .find((l) => l.message === "housekeeping done");
     expect(done).toMatchObject({ expiredLinksRemoved: 2 });
+  });
+});
+
+describe("a housekeeping step that fails", () => {
+  it("is logged, and the other steps still run", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const user = await seedUser();
+    await seedSession(user, new Date(Date.now() - 60_000));
+    const ctx = createExecutionContext();
+    // Single statements work, batches fail: the signing keys' maintenance (a batch) fails.
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), { ...env, DB: d1RefusingBatches() }, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(await sessionCount(user.id)).toBe(0);
+    const errors = error.mock.calls.map(([line]) => JSON.parse(line as string) as { message: string });
+    expect(errors.map((line) => line.message)).toContain("housekeeping: signing keys failed");
+    const done = log.mock.calls
+      .map(([line]) => JSON.parse(line as string))
+      .find((line) => line.message === "housekeeping done");
+    expect(done).toMatchObject({ expiredSessionsRemoved: 1, signingKeyScheduled: "" });
   });
 });

@@ -218,5 +218,11 @@ describe("an admin and another user's sessions: /api/users/{id}/sessions", () =>
       "/problems/forbidden",
     );
     expect(await sessionIds(member.id)).toEqual([sidOf(session.accessToken)]);
+    // Nor does it learn which ids exist: an unknown id is the same 403.
+    await expectProblem(
+      await api("DELETE", "/api/users/01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61/sessions", { token: admin.accessToken }),
+      403,
+      "/problems/forbidden",
+    );
   });
 });

@@ -148,7 +148,9 @@ export function createAuthService({
       // Trusted without a session check (a read of one's own data); the user itself is read through
       // the cache, which sees every write made in this location.
       const user = await users.findById(actor.user.id);
-      if (!user) throw new UnauthorizedError("The user of this access token no longer exists.", "invalid_token");
+      if (user?.status !== "active") {
+        throw new UnauthorizedError("The user of this access token is disabled or no longer exists.", "invalid_token");
+      }
       return user;
     },
 
@@ -190,6 +192,8 @@ export function createAuthService({
 
     async revokeUserSessions(actor, userId) {
       const guard = administering(actor);
+      // The caller's standing first: a signed-out or demoted admin learns nothing about ids.
+      await sessions.check(guard);
       if (!(await users.findById(userId))) throw new NotFoundError("No user with this id.");
       await sessions.revokeOwned(userId, { exceptId: actor.sessionId }, guard);
     },

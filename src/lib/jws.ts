@@ -62,6 +62,11 @@ export function readJwsHeader(token: string): JwsHeader | null {
   if (parts.length !== 3) return null;
   const header = decodeJson(parts[0] ?? "");
   if (!header || typeof header.alg !== "string") return null;
+  // Typed members only, and no extension this code does not understand (RFC 7515 §4.1.11).
+  if ("crit" in header) return null;
+  for (const member of ["typ", "kid"] as const) {
+    if (member in header && typeof header[member] !== "string") return null;
+  }
   return header as JwsHeader;
 }
 

@@ -162,7 +162,12 @@ export function createSigningKeysService({
     let signer = cache.signers.get(key.kid);
     if (!signer) {
       const sealed = key.encryptedPrivateJwk ?? "";
-      signer = encryptionKey().then(async (secret) => importPrivateKey(await decryptText(secret, sealed, key.kid)));
+      signer = encryptionKey().then(async (secret) => {
+        const jwk = await decryptText(secret, sealed, key.kid).catch((error: unknown) => {
+          throw new UndecryptableKeyError(key.kid, error);
+        });
+        return importPrivateKey(jwk);
+      });
       cache.signers.set(key.kid, signer);
       signer.catch(() => cache.signers.delete(key.kid));
     }
@@ -192,12 +197,19 @@ export function createSigningKeysService({
       try {
         return { kid: current.kid, key: await privateKeyOf(current) };
       } catch (error) {
-        // The private key does not decrypt: APP_SECRET was changed. A new key takes over at once
-        // (only one, whichever isolate gets there first); tokens already issued still verify.
+        if (!(error instanceof UndecryptableKeyError)) throw error;
+        // The private key does not decrypt: APP_SECRET was changed. A key already waiting to sign
+        // (published, so verifiers have it) takes over if it decrypts; otherwise a new key takes
+        // over at once (only one, whichever isolate gets there first). Tokens already issued still
+        // verify until they expire.
         log("error", "the signing key does not decrypt (APP_SECRET changed?); replacing it", {
           kid: current.kid,
           error: rootCauseMessage(error),
         });
+        for (const waiting of set.filter((key) => key.signsFrom > current.signsFrom && key.encryptedPrivateJwk)) {
+          const key = await privateKeyOf(waiting).catch(() => null);
+          if (key) return { kid: waiting.kid, key };
+        }
         await repository.insertNext(await newKey(now()), current.signsFrom);
         const replacement = signingKeyAt(await reload(), now());
         if (!replacement || replacement.kid === current.kid) throw error;
@@ -228,4 +240,11 @@ export function createSigningKeysService({
 
 function logFailure(what: string) {
   return (error: unknown) => log("error", `${what} failed`, { error: rootCauseMessage(error) });
+}
+
+/** A stored private key that the current APP_SECRET cannot decrypt. */
+class UndecryptableKeyError extends Error {
+  constructor(kid: string, cause: unknown) {
+    super(`the private key of ${kid} does not decrypt`, { cause });
+  }
 }

@@ -90,6 +90,10 @@ export function createUsersService({
       // Only the public profile may come from a copy a few seconds old: owners read their writes.
       const user = ID_PATTERN.test(id) ? await users.findById(id, { allowStale: view === "public" }) : null;
       if (!user) throw new NotFoundError(USER_NOT_FOUND);
+      // Reading oneself by access token trusts the token, not a disabled account (its tokens are a 401).
+      if (actor?.user.id === id && user.status !== "active") {
+        throw new UnauthorizedError("The user of this token is disabled.", "invalid_token");
+      }
       return { user, view };
     },
 
