@@ -10,14 +10,34 @@ const root = new URL("..", import.meta.url).pathname;
 // The API reference page (/docs): Scalar's prebuilt browser bundle, pinned in package.json and
 // served under its version, so browsers may cache it for good.
 const scalar = join(root, "node_modules/@scalar/api-reference");
-if (!existsSync(join(scalar, "package.json"))) {
+if (existsSync(join(scalar, "package.json"))) {
+  const { version } = JSON.parse(readFileSync(join(scalar, "package.json"), "utf8"));
+  const source = join(scalar, "dist/browser/standalone.js");
+  const target = join(root, "public/docs/assets", `scalar-${version}.js`);
+  if (!existsSync(target)) {
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(source, target);
+  }
+} else {
   console.warn("build:assets: @scalar/api-reference is not installed (a production install?); /docs has no assets");
+}
+
+// The admin console (/admin): src/admin/console.ts bundled for the browser with esbuild (which
+// wrangler brings). The HTML and CSS beside it are committed as they are.
+let esbuild;
+try {
+  esbuild = await import("esbuild");
+} catch {
+  console.warn("build:assets: esbuild is not installed (a production install?); /admin has no script");
   process.exit(0);
 }
-const { version } = JSON.parse(readFileSync(join(scalar, "package.json"), "utf8"));
-const source = join(scalar, "dist/browser/standalone.js");
-const target = join(root, "public/docs/assets", `scalar-${version}.js`);
-if (!existsSync(target)) {
-  mkdirSync(dirname(target), { recursive: true });
-  copyFileSync(source, target);
-}
+await esbuild.build({
+  entryPoints: [join(root, "src/admin/console.ts")],
+  outfile: join(root, "public/admin/admin.js"),
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: "es2022",
+  legalComments: "none",
+  logLevel: "warning",
+});
