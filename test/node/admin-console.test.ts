@@ -73,6 +73,11 @@ beforeAll(async () => {
     });
     expect(res.status).toBe(201);
   }
+  // One disabled member, for the status filter.
+  const admin = await token(ADMIN);
+  const disabled = await userByUsername("member20");
+  const off = await json("PATCH", `/api/users/${disabled?.id}`, { status: "disabled" }, admin);
+  expect(off.status).toBe(200);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }, 180_000);
 
@@ -149,6 +154,10 @@ describe("the admin console in Chromium", () => {
     await page.locator("#filters").getByRole("button", { name: "Search" }).click();
     await expect.poll(() => page.locator("#users tbody tr td:first-child").allTextContents()).toEqual(["ada"]);
     await page.locator("#filters").getByLabel("Role").selectOption("");
+    await page.locator("#filters").getByLabel("Status").selectOption("disabled");
+    await page.locator("#filters").getByRole("button", { name: "Search" }).click();
+    await expect.poll(() => page.locator("#users tbody tr td:first-child").allTextContents()).toEqual(["member20"]);
+    await page.locator("#filters").getByLabel("Status").selectOption("");
   });
 
   it("a name carrying markup is shown as text, and no script runs", async () => {
