@@ -20,20 +20,23 @@ import { createPasswordHasher } from "../src/lib/password";
 import { newUserRow } from "../src/users/users.model";
 import { DisplayNameSchema, EmailSchema, PasswordSchema, UsernameSchema } from "../src/users/users.schemas";
 import { parseOptions } from "./lib/cli";
-import { applyLocalMigrations, D1CommandError, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
+import { sqlBuilder } from "./lib/d1";
+import { commandDatabase, DatabaseCommandError } from "./lib/database";
 import { readPepper } from "./lib/pepper";
 
 const USAGE = `Usage: npm run create-admin -- --email <email> --username <name> [--name <display name>]
-                              [--remote] [--persist-to <dir>]
+                              [--remote | --libsql] [--persist-to <dir>]
 
-Creates an admin in the local D1 database that npm start serves, or with --remote in the
-deployed one. Run in a terminal, it asks for the password without echoing it; otherwise it reads
+Creates an admin in the local D1 database that npm start serves, with --remote in the deployed
+one, or with --libsql in the libSQL database (LIBSQL_URL and LIBSQL_AUTH_TOKEN, or the local file
+npm run start:node serves). Run in a terminal, it asks for the password without echoing it; otherwise it reads
 ADMIN_PASSWORD. (--password <password> works too, but npm prints it and the shell keeps it.)
 
   --email <email>        the admin's email address (required)
   --username <name>      3-30 letters, digits, "_" or "-" (required)
   --name <display name>  shown on the profile (default: the username)
-  --remote               the deployed database (applies no migrations: npm run db:migrate:remote)
+  --remote               the deployed D1 database (applies no migrations: npm run db:migrate:remote)
+  --libsql               the libSQL database of LIBSQL_URL, else start:node's local file
   --persist-to <dir>     the local state directory, as given to npm start
   -h, --help             this help`;
 
@@ -43,8 +46,10 @@ const values = parseOptions("create-admin", USAGE, {
   password: { type: "string" },
   name: { type: "string" },
   remote: { type: "boolean", default: false },
+  libsql: { type: "boolean", default: false },
   "persist-to": { type: "string" },
 });
+if (values.remote && values.libsql) fail("--remote and --libsql name two different databases; choose one.");
 
 function fail(message: string): never {
   console.error(`create-admin: ${message}`);
@@ -106,14 +111,15 @@ async function promptPassword(): Promise<string> {
     prompt.close();
   }
 }
-const target: Target = { remote: values.remote ?? false, persistTo: values["persist-to"] };
-const where = target.remote ? "the deployed (remote) D1 database" : "the local D1 database";
+const database = commandDatabase({ remote: values.remote, libsql: values.libsql, persistTo: values["persist-to"] });
+const { where } = database;
 
 try {
-  if (!target.remote) console.log("Applying pending migrations to the local database…");
-  applyLocalMigrations(target);
+  if (database.local) console.log("Applying pending migrations to the local database…");
+  await database.prepare();
   const now = new Date();
-  const hasher = createPasswordHasher({ pepper: readPepper(target.remote) });
+  // A deployment's pepper comes from the environment; the local D1 one may sit in .dev.vars.
+  const hasher = createPasswordHasher({ pepper: readPepper(values.remote || values.libsql) });
   console.log("Hashing the password (scrypt, as the Worker does)…");
   const row = newUserRow({ ...input, role: "admin", emailVerified: true }, await hasher.hash(input.password), now);
   console.log(`Writing the admin into ${where}…`);
@@ -121,17 +127,19 @@ try {
     .insert(users)
     .values(row)
     .returning({ id: users.id, email: users.email, username: users.username });
-  const [rows] = execute(target, toLiteralSql(insert.toSQL()));
+  const [rows] = await database.run([insert.toSQL()]);
   const admin = rows?.[0];
   console.log(`Created admin ${admin?.username} <${admin?.email}> (id ${admin?.id}) in ${where}.`);
 } catch (error) {
-  if (error instanceof D1CommandError) {
+  if (error instanceof DatabaseCommandError) {
     const duplicate = uniqueViolationIn(error.output);
     if (duplicate) fail(`a user with this ${duplicate} already exists in ${where}; nothing was changed.`);
     if (/no such table/.test(error.output)) {
-      fail(`${where} has no users table yet; apply migrations first (npm run db:migrate:remote).`);
+      fail(`${where} has no users table yet; apply migrations first (${database.migrateCommand}).`);
     }
     fail(`${error.message}\n${error.output.trim()}`);
   }
   throw error;
+} finally {
+  database.close();
 }

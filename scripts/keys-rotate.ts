@@ -9,30 +9,33 @@
  */
 import { keyRotationRequests, signingKeys } from "../src/db/schema";
 import { parseOptions } from "./lib/cli";
-import { applyLocalMigrations, D1CommandError, execute, sqlBuilder, type Target, toLiteralSql } from "./lib/d1";
+import { sqlBuilder } from "./lib/d1";
+import { commandDatabase, DatabaseCommandError } from "./lib/database";
 
-const USAGE = `Usage: npm run keys:rotate [-- --remote] [--persist-to <dir>]
+const USAGE = `Usage: npm run keys:rotate [-- --remote | --libsql] [--persist-to <dir>]
 
 Asks the service for a new access-token signing key: published at once, signing an hour later.
   --remote            the deployed D1 database (else the local one npm start serves)
+  --libsql            the libSQL database (LIBSQL_URL, else the file npm run start:node serves)
   --persist-to <dir>  the local state directory, as given to npm start
   -h, --help          this help`;
 const values = parseOptions("keys:rotate", USAGE, {
   remote: { type: "boolean", default: false },
+  libsql: { type: "boolean", default: false },
   "persist-to": { type: "string" },
 });
-const target: Target = { remote: values.remote ?? false, persistTo: values["persist-to"] };
-const where = target.remote ? "the deployed (remote) D1 database" : "the local D1 database";
+const database = commandDatabase({ remote: values.remote, libsql: values.libsql, persistTo: values["persist-to"] });
+const { where } = database;
 
 try {
-  applyLocalMigrations(target);
+  await database.prepare();
   const now = new Date();
   const request = sqlBuilder
     .insert(keyRotationRequests)
     .values({ id: "signing-key", requestedAt: now })
     .onConflictDoNothing();
   const keys = sqlBuilder.select({ kid: signingKeys.kid, signsFrom: signingKeys.signsFrom }).from(signingKeys);
-  const [, rows] = execute(target, `${toLiteralSql(request.toSQL())};\n${toLiteralSql(keys.toSQL())}`);
+  const [, rows] = await database.run([request.toSQL(), keys.toSQL()]);
   const waiting = (rows ?? []).filter((row) => Number(row.signs_from) > now.getTime());
   if (waiting.length > 0) {
     const signsFrom = new Date(Number(waiting[0]?.signs_from)).toISOString();
@@ -43,9 +46,11 @@ try {
     );
   }
 } catch (error) {
-  if (error instanceof D1CommandError) {
+  if (error instanceof DatabaseCommandError) {
     console.error(`keys:rotate: ${error.message}\n${error.output.trim()}`);
     process.exit(1);
   }
   throw error;
+} finally {
+  database.close();
 }

@@ -39,7 +39,7 @@ const client = createClient({
 });
 // A replica must catch up before the migrator reads what is applied (it reads locally).
 if (syncUrl) await client.sync();
-await startNodeServer({
+const node = await startNodeServer({
   client,
   migrations: readMigrations(),
   port,
@@ -48,3 +48,26 @@ await startNodeServer({
 });
 if (!values["rate-limits"]) log("warn", "rate limits are OFF (--no-rate-limits): every request is let through");
 log("info", `edge-users on Node: http://${values.host ?? "127.0.0.1"}:${port} (database ${url.split("?")[0]})`);
+
+// Graceful shutdown (SIGTERM from a process manager or a container runtime, SIGINT from a
+// terminal): stop accepting connections, let requests in flight finish, stop the timers, then
+// close the database. Requests still running after SHUTDOWN_GRACE_MS are cut off.
+const SHUTDOWN_GRACE_MS = 10_000;
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log("info", `${signal}: finishing requests in flight, then stopping`);
+    const cutOff = setTimeout(() => {
+      log("warn", "requests still running after the grace period; closing their connections");
+      node.server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS);
+    cutOff.unref();
+    node.close(() => {
+      client.close();
+      log("info", "stopped");
+      process.exit(0);
+    });
+  });
+}

@@ -1,11 +1,25 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Migration } from "../db/libsql-migrations";
 
-const root = new URL("../..", import.meta.url).pathname;
+/**
+ * drizzle/ of this checkout: found upwards from this module, which is src/node/ when run with tsx
+ * and dist/ when built (`npm run build:node`), or MIGRATIONS_DIR when set.
+ */
+function migrationsDirectory(): string {
+  if (process.env.MIGRATIONS_DIR) return process.env.MIGRATIONS_DIR;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "drizzle"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("drizzle/ (the migrations) not found; set MIGRATIONS_DIR");
+    dir = parent;
+  }
+  return join(dir, "drizzle");
+}
 
 /** The SQL files drizzle-kit generated, as the libSQL migrator takes them. */
-export function readMigrations(dir = join(root, "drizzle")): Migration[] {
+export function readMigrations(dir = migrationsDirectory()): Migration[] {
   return readdirSync(dir)
     .filter((name) => name.endsWith(".sql"))
     .sort()

@@ -81,9 +81,11 @@ export async function startNodeServer({
   // The Worker's per-minute cron, as a timer.
   const housekeeping = setInterval(() => waitUntil(runHousekeeping(libsqlBackend, env, waitUntil)), 60_000);
   housekeeping.unref();
-  const close = () => {
+  /** Stops the timers and stops accepting; `done` runs once every request in flight has finished. */
+  const close = (done?: () => void) => {
     clearInterval(housekeeping);
-    server.close();
+    server.close(() => done?.());
+    server.closeIdleConnections();
   };
   return { server, env, close };
 }
