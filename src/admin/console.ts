@@ -6,20 +6,14 @@
  * as HTML; the page's CSP allows scripts from this origin only (public/_headers). The session
  * token lives in this module's memory only: nothing in storage, and a reload signs out.
  */
+import type { components } from "../../examples/typed-clients/openapi";
 
-type User = {
-  id: string;
-  email: string;
-  username: string;
-  name: string;
-  role: "admin" | "member";
-  status: "active" | "disabled";
-  emailVerified: boolean;
-  createdAt: string;
-  updatedAt: string;
-};
-type Session = { id: string; createdAt: string; expiresAt: string; current: boolean; userAgent: string | null };
-type Problem = { title?: string; detail?: string; requestId?: string; errors?: { path: string; message: string }[] };
+// The API's own types, generated from the committed OpenAPI document (npm run client:types): a
+// change to the API that the console does not follow fails `npm run typecheck`.
+type Schemas = components["schemas"];
+type User = Schemas["User"];
+type Session = Schemas["SessionList"]["data"][number];
+type Problem = Partial<Schemas["Problem"]>;
 
 const PAGE_SIZE = 20;
 
