@@ -49,6 +49,8 @@ export default defineConfig(async () => {
             name: "node",
             include: ["test/node/**/*.test.ts"],
             environment: "node",
+            // Pages and processes under a loaded CI machine (the files run in parallel): polls wait longer.
+            expect: { poll: { timeout: 15_000, interval: 100 } },
             testTimeout: 120_000,
             hookTimeout: 120_000,
           },
