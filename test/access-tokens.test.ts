@@ -11,6 +11,7 @@ import { createD1Database } from "../src/db/d1";
 import { toBase64Url, utf8 } from "../src/lib/encoding";
 import { signJws } from "../src/lib/jws";
 import { deriveEncryptionKey } from "../src/lib/keys";
+import { keyDerivation } from "../src/lib/password";
 import { createAccessTokens } from "../src/tokens/access-tokens";
 import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
 import { createKeyCache, createSigningKeysService } from "../src/tokens/signing-keys.service";
@@ -226,6 +227,17 @@ describe("what the API accepts", () => {
       "/problems/unauthorized",
     );
     expect(await userRow(user.id)).toEqual(before);
+    // A password change is refused before any password work: no guess at currentPassword, no hash.
+    const derive = vi.spyOn(keyDerivation, "scrypt");
+    await expectProblem(
+      await api("PATCH", `/api/users/${user.id}`, {
+        token: accessToken,
+        body: { password: "a new passphrase here", currentPassword: PASSWORD },
+      }),
+      401,
+      "/problems/unauthorized",
+    );
+    expect(derive).not.toHaveBeenCalled();
     // Asking for a verification mail writes a link: refused too, and nothing is stored.
     await expectProblem(
       await api("POST", "/api/auth/email-verification", { token: accessToken }),

@@ -118,6 +118,10 @@ export function createUsersService({
       // (only read when an email is in the request).
       const previousEmail = fields.email !== undefined ? (await users.findCredentialsById(id))?.user.email : undefined;
       if (password !== undefined) {
+        // An access token's claims may be minutes old: before any password work (a guess at
+        // currentPassword, a new hash), its session must be live. The write re-checks it anyway.
+        if (actor.credential.kind === "access-token")
+          await standing.check(guardFor(actor, actions, { userId: id }, now()));
         if (ownPassword) await checkCurrentPassword(id, currentPassword);
         changes.passwordHash = await hasher.hash(password);
       }
