@@ -12,6 +12,7 @@ import { createSigningKeysRepository } from "../src/tokens/signing-keys.reposito
 import { createKeyCache, createSigningKeysService, KEY_TIMING } from "../src/tokens/signing-keys.service";
 import { PASSWORD, seedUser } from "./helpers/fixtures";
 import { api } from "./helpers/http";
+import { kidOf } from "./helpers/jwt";
 
 const ISSUER = "http://localhost:8787";
 
@@ -26,9 +27,6 @@ function callDownstream(token: string | undefined, envOverrides: Partial<Env> = 
   };
   return downstream.fetch(request as Parameters<typeof downstream.fetch>[0], bindings);
 }
-
-const kidOf = (token: string): string =>
-  JSON.parse(atob((token.split(".")[0] ?? "").replace(/-/g, "+").replace(/_/g, "/"))).kid;
 
 async function login(role: "member" | "admin" = "member") {
   const user = await seedUser({ role });

@@ -19,6 +19,7 @@ import {
   type SigningKeysService,
 } from "../src/tokens/signing-keys.service";
 import { api } from "./helpers/http";
+import { kidOf } from "./helpers/jwt";
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
@@ -49,10 +50,6 @@ function isolate(secret = env.APP_SECRET) {
 
 async function settle() {
   while (deferred.length > 0) await Promise.all(deferred.splice(0));
-}
-
-function kidOf(token: string): string {
-  return JSON.parse(atob((token.split(".")[0] ?? "").replace(/-/g, "+").replace(/_/g, "/"))).kid;
 }
 
 async function storedKeys() {

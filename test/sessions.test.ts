@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { PASSWORD, seedUser } from "./helpers/fixtures";
 import { api, expectProblem } from "./helpers/http";
+import { sidOf } from "./helpers/jwt";
 
 type Login = { token: string; accessToken: string; user: { id: string } };
 type SessionView = { id: string; createdAt: string; expiresAt: string; current: boolean; userAgent: string | null };
@@ -30,9 +31,6 @@ async function sessionIds(userId: string): Promise<string[]> {
     .all<{ id: string }>();
   return results.map((row) => row.id);
 }
-
-const sidOf = (accessToken: string) =>
-  (JSON.parse(atob((accessToken.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/"))) as { sid: string }).sid;
 
 describe("GET /api/auth/sessions", () => {
   it("lists the caller's live sessions, newest first, marks the current one, with the user agent", async () => {

@@ -1,13 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 
-/** A variable from `.dev.vars`, where `wrangler dev` reads local secrets; undefined if unset. */
+/** `.dev.vars`, where `wrangler dev` reads local secrets, parsed as wrangler does (dotenv); {} if absent. */
+export function devVars(): Record<string, string> {
+  return existsSync(".dev.vars") ? (parseEnv(readFileSync(".dev.vars", "utf8")) as Record<string, string>) : {};
+}
+
+/** One variable from `.dev.vars`; undefined if unset. */
 export function devVar(name: string): string | undefined {
-  if (!existsSync(".dev.vars")) return undefined;
-  const line = readFileSync(".dev.vars", "utf8")
-    .split("\n")
-    .find((entry) => entry.trim().startsWith(`${name}=`));
-  return line
-    ?.slice(line.indexOf("=") + 1)
-    .trim()
-    .replace(/^"(.*)"$/, "$1");
+  return devVars()[name];
 }

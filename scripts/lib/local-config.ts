@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
-import { parseEnv } from "node:util";
+import { readFileSync } from "node:fs";
 import { parse } from "smol-toml";
 import { type Bindings, readConfig } from "../../src/config";
+import { devVars } from "./dev-vars";
 
 /**
  * The configuration `wrangler dev` would hand the Worker: wrangler.toml's [vars], then `.dev.vars`,
@@ -11,7 +11,6 @@ import { type Bindings, readConfig } from "../../src/config";
 export function localConfigProblem(args: string[], extra: Record<string, string> = {}): string | null {
   const toml = parse(readFileSync("wrangler.toml", "utf8")) as { vars?: Record<string, unknown> };
   const vars = Object.fromEntries(Object.entries(toml.vars ?? {}).map(([name, value]) => [name, String(value)]));
-  const devVars = existsSync(".dev.vars") ? parseEnv(readFileSync(".dev.vars", "utf8")) : {};
   const flags: Record<string, string> = {};
   args.forEach((arg, index) => {
     const pair = arg === "--var" ? args[index + 1] : arg.startsWith("--var=") ? arg.slice(6) : undefined;
@@ -19,7 +18,7 @@ export function localConfigProblem(args: string[], extra: Record<string, string>
     if (pair && colon > 0) flags[pair.slice(0, colon)] = pair.slice(colon + 1);
   });
   try {
-    readConfig({ ...vars, ...devVars, ...extra, ...flags } as unknown as Bindings);
+    readConfig({ ...vars, ...devVars(), ...extra, ...flags } as unknown as Bindings);
     return null;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
