@@ -18,6 +18,7 @@ import { createIdempotencyService, type IdempotencyService } from "./idempotency
 import { deriveEncryptionKey, deriveHmacKey } from "./lib/keys";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
+import { createSealer, type Sealer } from "./lib/sealing";
 import { createRateLimiter, noRateLimits, type RateLimiter } from "./limits/rate-limiter";
 import { createMailer } from "./mail/mailer";
 import { type AccessTokens, createAccessTokens, type VerifiedTokens } from "./tokens/access-tokens";
@@ -69,7 +70,12 @@ type IsolateState = {
   keyEncryptionKey: () => Promise<CryptoKey>;
   /** Access tokens whose signature this isolate has checked. */
   verifiedTokens: VerifiedTokens;
+  /** One sealer per purpose (signing keys, mail…), under APP_SECRET with APP_SECRET_PREVIOUS opening too. */
+  sealer: (purpose: SealingPurpose) => Sealer;
 };
+
+/** What the service seals under APP_SECRET; each purpose has its own derived key. */
+type SealingPurpose = "signing-keys" | "mail-queue";
 
 const MEMORY_CACHE_MAX_ENTRIES = 1000;
 // A few hundred bytes each; an entry is dropped after a minute however long its token lives.
@@ -96,6 +102,9 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
       keys: createKeyCache(),
       keyEncryptionKey: once(() => deriveEncryptionKey(config.appSecret, "signing-keys")),
       verifiedTokens: createMemoryCache({ maxEntries: VERIFIED_TOKENS_MAX_ENTRIES, ttlMs: VERIFIED_TOKENS_TTL_MS }),
+      sealer: memoized((purpose: SealingPurpose) =>
+        createSealer({ current: config.appSecret, previous: config.appSecretPrevious }, purpose),
+      ),
     };
     isolates.set(env, state);
   }
@@ -290,6 +299,19 @@ class RequestServices implements Services {
     }
     return this.#sessionsRepository;
   }
+}
+
+// One value per key, made on its first use and kept.
+function memoized<K, V>(make: (key: K) => V): (key: K) => V {
+  const made = new Map<K, V>();
+  return (key) => {
+    let value = made.get(key);
+    if (value === undefined) {
+      value = make(key);
+      made.set(key, value);
+    }
+    return value;
+  };
 }
 
 // A value made on its first use and kept.

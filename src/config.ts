@@ -6,6 +6,8 @@ import { z } from "zod";
 export type Bindings = Env & {
   /** The root secret keys are derived from (`wrangler secret put APP_SECRET`; npm start makes a local one). */
   APP_SECRET?: string;
+  /** The secret APP_SECRET replaced, while a rotation is under way: what it sealed still opens. */
+  APP_SECRET_PREVIOUS?: string;
   PASSWORD_PEPPER?: string;
   /** libSQL (Turso) instead of D1: the database URL (a var) and its token (a secret). */
   LIBSQL_URL?: string;
@@ -22,6 +24,8 @@ export type AppConfig = {
   publicCacheTtlSeconds: number;
   /** The root of derived keys (request fingerprints); at least 32 characters. */
   appSecret: string;
+  /** APP_SECRET_PREVIOUS: set while APP_SECRET is rotated, so what it sealed still opens (src/lib/sealing.ts). */
+  appSecretPrevious: string | undefined;
   passwordPepper: string | undefined;
   cacheEnabled: boolean;
   memoryCacheTtlSeconds: number;
@@ -71,6 +75,11 @@ const ConfigSchema = z
         message: "APP_SECRET is required: a random secret of at least 32 characters (wrangler secret put APP_SECRET)",
       })
       .min(32, "APP_SECRET must be at least 32 characters (a random secret, e.g. openssl rand -base64 32)"),
+    APP_SECRET_PREVIOUS: z
+      .string()
+      .min(32, "APP_SECRET_PREVIOUS must be the previous APP_SECRET (at least 32 characters)")
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
     PASSWORD_PEPPER: z.string().min(16, "PASSWORD_PEPPER must be at least 16 characters").optional(),
     CACHE_ENABLED: flag.default(true),
     MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
@@ -165,6 +174,7 @@ export function readConfig(env: Bindings): AppConfig {
     sessionTtlSeconds: result.data.SESSION_TTL_SECONDS,
     publicCacheTtlSeconds: result.data.PUBLIC_CACHE_TTL_SECONDS,
     appSecret: result.data.APP_SECRET,
+    appSecretPrevious: result.data.APP_SECRET_PREVIOUS,
     passwordPepper: result.data.PASSWORD_PEPPER,
     cacheEnabled: result.data.CACHE_ENABLED,
     memoryCacheTtlSeconds: result.data.MEMORY_CACHE_TTL_SECONDS,
