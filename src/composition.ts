@@ -175,7 +175,7 @@ class RequestServices implements Services {
       users: this.usersRepository,
       tokens: createEmailTokensRepository(this.db),
       standing: this.sessionsRepository,
-      mailer: createMailer(env.MAIL_QUEUE),
+      mailer: createMailer(env.MAIL_QUEUE, this.isolate.sealer("mail-queue")),
       hasher: this.isolate.hasher,
       limiter: this.limiter,
       config,
@@ -238,7 +238,7 @@ class RequestServices implements Services {
   private get accountMail(): AccountMail & VerificationMail {
     return {
       afterSignUp: (user) => this.accounts.afterSignUp(user),
-      afterEmailChange: (user, previousEmail) => this.accounts.afterEmailChange(user, previousEmail),
+      afterEmailChange: (user, previousEmail, by) => this.accounts.afterEmailChange(user, previousEmail, by),
       afterUnverifiedSignIn: (user) => this.accounts.afterUnverifiedSignIn(user),
     };
   }

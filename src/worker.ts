@@ -1,7 +1,7 @@
 import type { createApp } from "./app";
 import type { Bindings } from "./config";
 import type { DatabaseBackend } from "./db/backend";
-import type { MailJob } from "./mail/mail";
+import type { QueuedMail } from "./mail/mail";
 
 type App = ReturnType<typeof createApp>;
 
@@ -32,8 +32,8 @@ export function createWorker(backend: DatabaseBackend) {
 
     /** The mail queue and its dead-letter queue (wrangler.toml `[[queues.consumers]]`). */
     async queue(batch, env) {
-      const { deliverMail } = await import("./mail/delivery");
-      await deliverMail(batch as MessageBatch<MailJob>, env);
+      const { consumeMail } = await import("./accounts/mail-consumer");
+      await consumeMail(batch as MessageBatch<QueuedMail>, env, backend);
     },
 
     /** Cron, every minute (wrangler.toml `[triggers]`). */

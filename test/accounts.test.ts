@@ -170,7 +170,10 @@ describe("POST /api/auth/email-verification", () => {
     await api("POST", "/api/auth/email-verification", { token });
     const [mail] = await mailbox.waitFor(user.email);
     const newEmail = `moved_${unique()}@example.com`;
-    expect((await api("PATCH", `/api/users/${user.id}`, { token, body: { email: newEmail } })).status).toBe(200);
+    expect(
+      (await api("PATCH", `/api/users/${user.id}`, { token, body: { email: newEmail, currentPassword: PASSWORD } }))
+        .status,
+    ).toBe(200);
     await expectProblem(
       await confirmVerification(tokenFrom(mail as SentMail, "verify-email")),
       400,
@@ -181,7 +184,12 @@ describe("POST /api/auth/email-verification", () => {
 
   it("links per account are limited: the 4th in a minute → 429 with Retry-After, and no 4th mail", async () => {
     const { user, token } = await signedIn();
-    for (let i = 0; i < 3; i++) expect((await api("POST", "/api/auth/email-verification", { token })).status).toBe(202);
+    // Each mail is awaited before the next request: a newer link voids the older, whose mail would
+    // be dropped if it were still queued.
+    for (let i = 0; i < 3; i++) {
+      expect((await api("POST", "/api/auth/email-verification", { token })).status).toBe(202);
+      await mailbox.waitFor(user.email, i + 1);
+    }
     const res = await api("POST", "/api/auth/email-verification", { token });
     await expectProblem(res, 429, "/problems/rate-limited");
     expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
@@ -254,6 +262,7 @@ describe("password reset", () => {
   it("a newer link voids the earlier one", async () => {
     const user = await seedUser();
     await requestReset(user.email);
+    await mailbox.waitFor(user.email, 1);
     await requestReset(user.email);
     const [first, second] = await mailbox.waitFor(user.email, 2);
     await expectProblem(
@@ -287,7 +296,10 @@ describe("password reset", () => {
     const { user, token } = await signedIn();
     await requestReset(user.email);
     const [mail] = await mailbox.waitFor(user.email);
-    await api("PATCH", `/api/users/${user.id}`, { token, body: { email: `moved_${unique()}@example.com` } });
+    await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { email: `moved_${unique()}@example.com`, currentPassword: PASSWORD },
+    });
     const before = await userRow(user.id);
     await expectProblem(
       await confirmReset(tokenFrom(mail as SentMail, "reset-password")),
@@ -338,7 +350,11 @@ describe("password reset", () => {
     const known = await seedUser();
     const unknown = `nobody_${unique()}@example.com`;
     for (const email of [known.email, unknown]) {
-      for (let i = 0; i < 3; i++) expect((await requestReset(email)).status).toBe(202);
+      for (let i = 0; i < 3; i++) {
+        expect((await requestReset(email)).status).toBe(202);
+        // A newer link voids the older: its mail, if still queued, would be dropped.
+        if (email === known.email) await mailbox.waitFor(email, i + 1);
+      }
       const res = await requestReset(email);
       await expectProblem(res, 429, "/problems/rate-limited");
       expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
@@ -410,33 +426,126 @@ describe("POST /api/users/{id}/password-reset (admins)", () => {
 });
 
 describe("email change", () => {
-  it.each(["owner", "admin"] as const)(
-    "by the %s: the new address is unverified and mailed a link; the old one gets a notice without one",
-    async (who) => {
-      const user = await seedUser({ emailVerified: true });
-      const { token } = who === "owner" ? await seedSession(user) : await signedIn("admin");
-      const newEmail = `new_${unique()}@example.com`;
-      const res = await api("PATCH", `/api/users/${user.id}`, { token, body: { email: newEmail } });
-      expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ email: newEmail, emailVerified: false });
-      expect(await userRow(user.id)).toMatchObject({ email: newEmail, email_verified: 0 });
+  const undoEmailChange = (token: unknown) => api("POST", "/api/auth/email-change/undo", { body: { token } });
+  const moveEmail = (user: { id: string }, token: string, email: string) =>
+    api("PATCH", `/api/users/${user.id}`, { token, body: { email, currentPassword: PASSWORD } });
 
-      const [link] = await mailbox.waitFor(newEmail);
-      const [notice] = await mailbox.waitFor(user.email);
-      expect(notice?.subject).toBe("Your email address was changed");
-      expect(notice?.text).toContain(`changed to ${newEmail}`);
-      expect(notice?.text).not.toMatch(/token=/);
-      const verified = await confirmVerification(tokenFrom(link as SentMail, "verify-email"));
-      expect(await verified.json()).toMatchObject({ email: newEmail, emailVerified: true });
-    },
-  );
+  it("by the owner: the new address is unverified and mailed a link; the old one gets a notice with an undo link", async () => {
+    const user = await seedUser({ emailVerified: true });
+    const { token } = await seedSession(user);
+    const newEmail = `new_${unique()}@example.com`;
+    const res = await moveEmail(user, token, newEmail);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ email: newEmail, emailVerified: false });
+    expect(await userRow(user.id)).toMatchObject({ email: newEmail, email_verified: 0 });
+
+    const [link] = await mailbox.waitFor(newEmail);
+    const [notice] = await mailbox.waitFor(user.email);
+    expect(notice?.subject).toBe("Your email address was changed");
+    expect(notice?.text).toContain(`The new address: ${newEmail}`);
+    expect(notice?.text).toMatch(/^http:\/\/localhost:8787\/undo-email-change\?token=[A-Za-z0-9_-]{43}$/m);
+    const rows = await tokenRows(user.id);
+    expect(rows.find((row) => row.purpose === "undo_email_change")).toMatchObject({ email: user.email });
+    const verified = await confirmVerification(tokenFrom(link as SentMail, "verify-email"));
+    expect(await verified.json()).toMatchObject({ email: newEmail, emailVerified: true });
+  });
+
+  it("by an admin: the old address gets a notice that says whom to ask, with no link", async () => {
+    const user = await seedUser({ emailVerified: true });
+    const { token } = await signedIn("admin");
+    const newEmail = `new_${unique()}@example.com`;
+    expect((await api("PATCH", `/api/users/${user.id}`, { token, body: { email: newEmail } })).status).toBe(200);
+    await mailbox.waitFor(newEmail);
+    const [notice] = await mailbox.waitFor(user.email);
+    expect(notice?.text).toMatch(/An administrator made this change\. If you did not ask for it, contact/);
+    expect(notice?.text).not.toMatch(/token=/);
+    expect((await tokenRows(user.id)).map((row) => row.purpose)).toEqual(["verify_email"]);
+  });
+
+  it("a takeover undone: the old address's link gives the account back, verified, signs every session out, and the thief's reset link dies", async () => {
+    const user = await seedUser({ emailVerified: true });
+    const stolen = await seedSession(user);
+    const thief = `thief_${unique()}@example.com`;
+    expect((await moveEmail(user, stolen.token, thief)).status).toBe(200);
+    // The thief, now holding the account's address, asks for a reset link too.
+    expect((await requestReset(thief)).status).toBe(202);
+    const notice = (await mailbox.waitFor(user.email))[0] as SentMail;
+    const thiefReset = (await mailbox.waitFor(thief, 2)).find((mail) => mail.subject === "Reset your password");
+
+    const undone = await undoEmailChange(tokenFrom(notice, "undo-email-change"));
+    expect(undone.status).toBe(200);
+    expect(await undone.json()).toMatchObject({ id: user.id, email: user.email, emailVerified: true });
+    expect(await userRow(user.id)).toMatchObject({ email: user.email, email_verified: 1 });
+    expect(await sessionCount(user.id)).toBe(0);
+    expect((await api("GET", "/api/auth/me", { token: stolen.token })).status).toBe(401);
+    await expectProblem(
+      await confirmReset(tokenFrom(thiefReset as SentMail, "reset-password")),
+      400,
+      "/problems/invalid-token",
+    );
+    // Once only.
+    await expectProblem(await undoEmailChange(tokenFrom(notice, "undo-email-change")), 400, "/problems/invalid-token");
+    // The owner takes the password back through the usual reset.
+    expect((await requestReset(user.email)).status).toBe(202);
+    const reset = (await mailbox.waitFor(user.email, 2))[1] as SentMail;
+    expect((await confirmReset(tokenFrom(reset, "reset-password"))).status).toBe(204);
+    expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
+  });
+
+  it("the undo link still works after the thief changed the password too", async () => {
+    const user = await seedUser({ emailVerified: true });
+    const { token } = await seedSession(user);
+    const thief = `thief_${unique()}@example.com`;
+    expect((await moveEmail(user, token, thief)).status).toBe(200);
+    const changed = await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { password: NEW_PASSWORD, currentPassword: PASSWORD },
+    });
+    expect(changed.status).toBe(200);
+    const notice = (await mailbox.waitFor(user.email))[0] as SentMail;
+    expect((await undoEmailChange(tokenFrom(notice, "undo-email-change"))).status).toBe(200);
+    expect(await userRow(user.id)).toMatchObject({ email: user.email });
+  });
+
+  it("undo refused: unknown, malformed or expired link → 400; an address another account took since → 409 and nothing changes", async () => {
+    await expectProblem(await undoEmailChange("U".repeat(43)), 400, "/problems/invalid-token");
+    await expectProblem(await undoEmailChange("short"), 400, "/problems/invalid-token");
+    const user = await seedUser({ emailVerified: true });
+    const { token } = await seedSession(user);
+    const moved = `moved_${unique()}@example.com`;
+    expect((await moveEmail(user, token, moved)).status).toBe(200);
+    const notice = (await mailbox.waitFor(user.email))[0] as SentMail;
+    // Someone else signs up with the address the account gave up.
+    expect((await api("POST", "/api/users", { body: newUserBody({ email: user.email }) })).status).toBe(201);
+    const before = await snapshot();
+    const problem = await expectProblem(
+      await undoEmailChange(tokenFrom(notice, "undo-email-change")),
+      409,
+      "/problems/conflict",
+    );
+    expect(problem.detail).toMatch(/contact the service's administrators/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("a disabled account is not given back by an undo link (400)", async () => {
+    const user = await seedUser({ emailVerified: true });
+    const { token } = await seedSession(user);
+    const { token: admin } = await signedIn("admin");
+    expect((await moveEmail(user, token, `moved_${unique()}@example.com`)).status).toBe(200);
+    const notice = (await mailbox.waitFor(user.email))[0] as SentMail;
+    expect((await api("PATCH", `/api/users/${user.id}`, { token: admin, body: { status: "disabled" } })).status).toBe(
+      200,
+    );
+    const before = await userRow(user.id);
+    await expectProblem(await undoEmailChange(tokenFrom(notice, "undo-email-change")), 400, "/problems/invalid-token");
+    expect(await userRow(user.id)).toEqual(before);
+  });
 
   it("changing the email back and forth mails each address at most its budget (3 a minute)", async () => {
     const user = await seedUser({ emailVerified: true });
     const { token } = await seedSession(user);
     const other = `other_${unique()}@example.com`;
-    const change = async (email: string) =>
-      expect((await api("PATCH", `/api/users/${user.id}`, { token, body: { email } })).status).toBe(200);
+    const change = async (email: string) => expect((await moveEmail(user, token, email)).status).toBe(200);
     // Each change mails a link to the new address and a notice to the old one; the first three
     // changes spend both addresses' budgets (a link and a notice each, in turn) ...
     for (const [step, email] of [other, user.email, other].entries()) {
@@ -459,6 +568,105 @@ describe("email change", () => {
     expect((await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "Renamed" } })).status).toBe(200);
     expect(await mailbox.settled(user.email)).toEqual([]);
     expect(await userRow(user.id)).toMatchObject({ email_verified: 1 });
+  });
+});
+
+describe("pending reset links die with the credentials they were issued under", () => {
+  // A reset link mailed to the account, read from the mail (it is in the mailbox: sent).
+  async function mailedResetLink(user: { email: string }, count = 1) {
+    expect((await requestReset(user.email)).status).toBe(202);
+    return tokenFrom((await mailbox.waitFor(user.email, count))[count - 1] as SentMail, "reset-password");
+  }
+
+  async function expectVoid(resetToken: string, userId: string) {
+    const before = await userRow(userId);
+    await expectProblem(await confirmReset(resetToken, "the thief's passphrase"), 400, "/problems/invalid-token");
+    expect(await userRow(userId)).toEqual(before);
+    expect((await tokenRows(userId)).filter((row) => row.purpose === "reset_password")).toEqual([]);
+  }
+
+  it("the owner changes the password", async () => {
+    const user = await seedUser();
+    const resetToken = await mailedResetLink(user);
+    const { token } = await seedSession(user);
+    const res = await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      body: { password: NEW_PASSWORD, currentPassword: PASSWORD },
+    });
+    expect(res.status).toBe(200);
+    await expectVoid(resetToken, user.id);
+  });
+
+  it("an admin sets one", async () => {
+    const user = await seedUser();
+    const resetToken = await mailedResetLink(user);
+    const { token: admin } = await signedIn("admin");
+    expect(
+      (await api("PATCH", `/api/users/${user.id}`, { token: admin, body: { password: NEW_PASSWORD } })).status,
+    ).toBe(200);
+    await expectVoid(resetToken, user.id);
+  });
+
+  it("the account is disabled, then enabled again", async () => {
+    const user = await seedUser();
+    const resetToken = await mailedResetLink(user);
+    const { token: admin } = await signedIn("admin");
+    for (const status of ["disabled", "active"]) {
+      expect((await api("PATCH", `/api/users/${user.id}`, { token: admin, body: { status } })).status).toBe(200);
+    }
+    await expectVoid(resetToken, user.id);
+  });
+
+  it("the email moves away and back", async () => {
+    const user = await seedUser();
+    const resetToken = await mailedResetLink(user);
+    const { token } = await seedSession(user);
+    for (const email of [`away_${unique()}@example.com`, user.email]) {
+      const res = await api("PATCH", `/api/users/${user.id}`, { token, body: { email, currentPassword: PASSWORD } });
+      expect(res.status).toBe(200);
+    }
+    await expectVoid(resetToken, user.id);
+  });
+
+  it("a rename leaves it working", async () => {
+    const user = await seedUser();
+    const resetToken = await mailedResetLink(user);
+    const { token } = await seedSession(user);
+    expect((await api("PATCH", `/api/users/${user.id}`, { token, body: { name: "Renamed" } })).status).toBe(200);
+    expect((await confirmReset(resetToken)).status).toBe(204);
+  });
+
+  it("a refused write (a stale If-Match) voids nothing", async () => {
+    const user = await seedUser();
+    const resetToken = await mailedResetLink(user);
+    const { token: admin } = await signedIn("admin");
+    const refused = await api("PATCH", `/api/users/${user.id}`, {
+      token: admin,
+      body: { password: NEW_PASSWORD },
+      headers: { "If-Match": '"v99"' },
+    });
+    expect(refused.status).toBe(412);
+    expect((await confirmReset(resetToken)).status).toBe(204);
+  });
+});
+
+describe("sign-up's mail spends the address's mail budget", () => {
+  it("sign-up → sign-in → delete, five times in a row with one address: at most 3 verification mails", async () => {
+    const email = `cycle_${unique()}@example.com`;
+    for (let i = 0; i < 5; i++) {
+      const body = newUserBody({ email });
+      const created = await api("POST", "/api/users", { body });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      // Paced as an abuser would: each account lives until its mail has gone out.
+      if (i < 3) await mailbox.waitFor(email, i + 1);
+      else await mailbox.settled(email);
+      const signIn = await login(email, body.password);
+      const { token } = (await signIn.json()) as { token: string };
+      expect((await api("DELETE", `/api/users/${id}`, { token })).status).toBe(204);
+    }
+    expect(await mailbox.settled(email)).toHaveLength(3);
+    expect(mailbox.requests().filter((request) => request.to === email)).toHaveLength(3);
   });
 });
 

@@ -8,9 +8,12 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/config";
 import worker from "../src/index";
-import type { MailJob } from "../src/mail/mail";
+import { newId } from "../src/lib/ids";
+import { createSealer } from "../src/lib/sealing";
+import { generateToken, hashToken } from "../src/lib/tokens";
+import type { MailJob, QueuedMail } from "../src/mail/mail";
 import { renderMail } from "../src/mail/templates";
-import { newUserBody } from "./helpers/fixtures";
+import { newUserBody, seedLinkToken, seedUser } from "./helpers/fixtures";
 import { api, apiWith } from "./helpers/http";
 import { mailbox, type SentMail, tokenFrom } from "./helpers/mailbox";
 
@@ -26,21 +29,33 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-const job = (to = `someone_${crypto.randomUUID()}@example.com`): MailJob => ({
-  kind: "verify-email",
-  to,
-  name: "Someone",
-  link: `http://localhost:8787/verify-email?token=${"T".repeat(43)}`,
-  expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-});
+// A verification mail whose link is live: its token is stored, as the accounts service stores it.
+async function job(to = `someone_${crypto.randomUUID()}@example.com`): Promise<MailJob> {
+  const token = generateToken();
+  const expiresAt = Date.now() + 86_400_000;
+  await seedLinkToken(await seedUser(), "verify_email", await hashToken(token), expiresAt);
+  return {
+    kind: "verify-email",
+    to,
+    link: `http://localhost:8787/verify-email?token=${token}`,
+    expiresAt: new Date(expiresAt).toISOString(),
+  };
+}
+
+// What the mailer puts on the queue: the job sealed under APP_SECRET (or `secret`), bound to its id.
+async function sealed(body: MailJob, secret = env.APP_SECRET as string, id = newId()): Promise<QueuedMail> {
+  const sealer = createSealer({ current: secret }, "mail-queue");
+  return { v: 1, id, kind: body.kind, sealed: await sealer.seal(JSON.stringify(body), id) };
+}
 
 // One message through the Worker's queue handler, as the queue would deliver it.
 async function consume(
-  body: MailJob,
+  body: MailJob | QueuedMail,
   { attempts = 1, queue = "edge-users-mail", vars = {} as Record<string, unknown> } = {},
 ) {
-  const batch = createMessageBatch<MailJob>(queue, [{ id: "msg-1", timestamp: new Date(), attempts, body }]);
-  const message = batch.messages[0] as Message<MailJob>;
+  const queued = "sealed" in body ? body : await sealed(body);
+  const batch = createMessageBatch<QueuedMail>(queue, [{ id: "msg-1", timestamp: new Date(), attempts, body: queued }]);
+  const message = batch.messages[0] as Message<QueuedMail>;
   const retry = vi.spyOn(message, "retry");
   const ack = vi.spyOn(message, "ack");
   const ctx = createExecutionContext();
@@ -109,7 +124,7 @@ describe("delivery through the queue", () => {
 
   it("a mail the provider refuses for good (422) is dropped at once, not retried", async () => {
     mailbox.fail(() => ({ status: 422, body: { name: "validation_error", message: "Invalid `to` field." } }));
-    const { result, retry, ack } = await consume(job());
+    const { result, retry, ack } = await consume(await job());
     expect(ack).toHaveBeenCalledOnce();
     expect(retry).not.toHaveBeenCalled();
     expect(result.explicitAcks).toEqual(["msg-1"]);
@@ -121,19 +136,19 @@ describe("delivery through the queue", () => {
     const delays = [];
     for (const attempts of [1, 2, 3, 9]) {
       mailbox.fail(() => ({ status: 503 }));
-      const { retry } = await consume(job(), { attempts, vars });
+      const { retry } = await consume(await job(), { attempts, vars });
       delays.push(retry.mock.calls[0]?.[0]?.delaySeconds);
     }
     expect(delays).toEqual([30, 60, 120, 3600]);
 
     mailbox.fail(() => ({ status: 429, body: { name: "rate_limit_exceeded" }, headers: { "Retry-After": "7" } }));
-    const { retry } = await consume(job(), { vars });
+    const { retry } = await consume(await job(), { vars });
     expect(retry).toHaveBeenCalledWith({ delaySeconds: 7 });
   });
 
   it("the dead-letter queue's consumer acknowledges and sends nothing", async () => {
     const to = `dead_${crypto.randomUUID()}@example.com`;
-    const { result, ack } = await consume(job(to), { queue: "edge-users-mail-dlq" });
+    const { result, ack } = await consume(await job(to), { queue: "edge-users-mail-dlq" });
     expect(ack).toHaveBeenCalledOnce();
     expect(result.explicitAcks).toEqual(["msg-1"]);
     expect(mailbox.requests().filter((r) => r.to === to)).toEqual([]);
@@ -141,15 +156,15 @@ describe("delivery through the queue", () => {
 
   it("an invalid configuration: the batch waits 5 minutes for a fix; the dead-letter consumer still acknowledges", async () => {
     const broken = { APP_SECRET: "too short" };
-    const batch = createMessageBatch<MailJob>("edge-users-mail", [
-      { id: "msg-1", timestamp: new Date(), attempts: 1, body: job() },
+    const batch = createMessageBatch<QueuedMail>("edge-users-mail", [
+      { id: "msg-1", timestamp: new Date(), attempts: 1, body: await sealed(await job()) },
     ]);
     const retryAll = vi.spyOn(batch, "retryAll");
     await worker.queue(batch as MessageBatch, { ...env, ...broken } as Bindings);
     expect(retryAll).toHaveBeenCalledWith({ delaySeconds: 300 });
     expect(logged.some((line) => line.includes("the configuration is invalid"))).toBe(true);
 
-    const { ack } = await consume(job(), { queue: "edge-users-mail-dlq", vars: broken });
+    const { ack } = await consume(await job(), { queue: "edge-users-mail-dlq", vars: broken });
     expect(ack).toHaveBeenCalledOnce();
   });
 
@@ -179,21 +194,24 @@ describe("delivery through the queue", () => {
 
 describe("transports", () => {
   it("log: prints the whole mail, link included, to the server's log", async () => {
-    const lines = await consoleDuring(() => consume(job("log@example.com"), { vars: { MAIL_TRANSPORT: "log" } }));
+    const mail = await job("log@example.com");
+    const lines = await consoleDuring(() => consume(mail, { vars: { MAIL_TRANSPORT: "log" } }));
     const printed = lines.find((line) => line.includes("MAIL_TRANSPORT=log")) as string;
     expect(printed).toContain("To: log@example.com");
     expect(printed).toContain("Subject: Confirm your email address");
-    expect(printed).toContain(`http://localhost:8787/verify-email?token=${"T".repeat(43)}`);
+    expect(printed).toContain((mail as { link: string }).link);
   });
 
   it("log: at LOG_LEVEL=warn, prints nothing", async () => {
-    const lines = await consoleDuring(() => consume(job(), { vars: { MAIL_TRANSPORT: "log", LOG_LEVEL: "warn" } }));
+    const mail = await job();
+    const lines = await consoleDuring(() => consume(mail, { vars: { MAIL_TRANSPORT: "log", LOG_LEVEL: "warn" } }));
     expect(lines.filter((line) => line.includes("MAIL_TRANSPORT=log"))).toEqual([]);
   });
 
-  it("cloudflare: hands from, to, subject, text and html to the send_email binding", async () => {
+  it("cloudflare: hands from, to, subject, text, html and a Message-ID to the send_email binding", async () => {
     const send = vi.spyOn(env.EMAIL, "send");
-    const { ack } = await consume(job("cf@example.com"), { vars: { MAIL_TRANSPORT: "cloudflare" } });
+    const queued = await sealed(await job("cf@example.com"));
+    const { ack } = await consume(queued, { vars: { MAIL_TRANSPORT: "cloudflare" } });
     expect(ack).toHaveBeenCalledOnce();
     expect(send).toHaveBeenCalledWith({
       from: { name: "edge-users", email: "no-reply@edge-users.example" },
@@ -201,18 +219,32 @@ describe("transports", () => {
       subject: "Confirm your email address",
       text: expect.stringContaining("/verify-email?token="),
       html: expect.stringContaining("<a href="),
+      headers: { "Message-ID": `<${queued.id}@edge-users.example>` },
     });
+  });
+
+  it("cloudflare: a retried message keeps its Message-ID, so a send whose answer was lost is not a second mail", async () => {
+    const send = vi.spyOn(env.EMAIL, "send").mockRejectedValueOnce(new Error("answer lost"));
+    const queued = await sealed(await job());
+    await consume(queued, { vars: { MAIL_TRANSPORT: "cloudflare" } });
+    await consume(queued, { attempts: 2, vars: { MAIL_TRANSPORT: "cloudflare" } });
+    const ids = send.mock.calls.map((call) => (call[0] as { headers: Record<string, string> }).headers["Message-ID"]);
+    expect(ids).toEqual([`<${queued.id}@edge-users.example>`, `<${queued.id}@edge-users.example>`]);
   });
 
   it("cloudflare: a bare MAIL_FROM address is passed as it is", async () => {
     const send = vi.spyOn(env.EMAIL, "send");
-    await consume(job(), { vars: { MAIL_TRANSPORT: "cloudflare", MAIL_FROM: "auth@example.com" } });
-    expect(send.mock.calls[0]?.[0]).toMatchObject({ from: "auth@example.com" });
+    const queued = await sealed(await job());
+    await consume(queued, { vars: { MAIL_TRANSPORT: "cloudflare", MAIL_FROM: "auth@example.com" } });
+    expect(send.mock.calls[0]?.[0]).toMatchObject({
+      from: "auth@example.com",
+      headers: { "Message-ID": `<${queued.id}@example.com>` },
+    });
   });
 
   it("cloudflare: a binding that throws is retried", async () => {
     vi.spyOn(env.EMAIL, "send").mockRejectedValueOnce(new Error("temporarily unavailable"));
-    const { retry, ack } = await consume(job(), { vars: { MAIL_TRANSPORT: "cloudflare" } });
+    const { retry, ack } = await consume(await job(), { vars: { MAIL_TRANSPORT: "cloudflare" } });
     expect(retry).toHaveBeenCalledOnce();
     expect(ack).not.toHaveBeenCalled();
   });
@@ -245,14 +277,13 @@ describe("MAIL_TRANSPORT=log outside this machine", () => {
 
 describe("templates", () => {
   const hostile = "<img src=x onerror=alert(1)>";
+  const bait = "Your account is locked; restore it at https://evil.example/restore";
 
   it("every interpolated value is escaped in the HTML part", () => {
     const jobs: MailJob[] = [
-      { ...(job() as Extract<MailJob, { kind: "verify-email" }>), name: hostile },
       {
         kind: "reset-password",
         to: "a@example.com",
-        name: hostile,
         link: 'https://x.example/reset-password?token=a"><script>',
         expiresAt: new Date().toISOString(),
         byAdmin: false,
@@ -260,25 +291,111 @@ describe("templates", () => {
       {
         kind: "email-changed",
         to: "a@example.com",
-        name: hostile,
-        newEmail: '"><b>x</b>@example.com',
+        newEmail: `"><b>x</b>${hostile}@example.com`,
         changedAt: new Date().toISOString(),
+        undo: { link: 'https://x.example/undo-email-change?token="><script>', expiresAt: new Date().toISOString() },
       },
     ];
     for (const mail of jobs.map(renderMail)) {
       expect(mail.html).not.toMatch(/<img|<script|<b>/);
-      expect(mail.html).toContain("&lt;img src=x onerror=alert(1)&gt;");
       expect(mail.subject).not.toContain("<");
     }
   });
 
-  it("a sign-up named <img src=x onerror=…> gets a mail where the name is text", async () => {
-    const body = newUserBody({ name: hostile });
+  it("a display name chosen by whoever signed up with an address never reaches that address's mail", async () => {
+    const body = newUserBody({ name: bait });
     expect((await api("POST", "/api/users", { body })).status).toBe(201);
     const [mail] = await mailbox.waitFor(body.email);
-    expect(mail?.html).not.toContain("<img");
-    expect(mail?.html).toContain("Hello &lt;img src=x onerror=alert(1)&gt;,");
-    expect(mail?.text).toContain(`Hello ${hostile},`);
+    expect(mail?.text.split("\n")[0]).toBe("Hello,");
+    expect(mail?.text).not.toContain("locked");
+    expect(mail?.html).not.toContain("evil.example");
+    // The one link in the mail is ours.
+    expect(mail?.html.match(/href="([^"]+)"/g)).toEqual([expect.stringMatching(/^href="http:\/\/localhost:8787\//)]);
+  });
+
+  it("an email change notice opens with the fixed greeting; the new address is quoted last, as text", () => {
+    const mail = renderMail({
+      kind: "email-changed",
+      to: "old@example.com",
+      newEmail: "new@example.com",
+      changedAt: new Date().toISOString(),
+    });
+    const lines = mail.text.split("\n");
+    expect(lines[0]).toBe("Hello,");
+    expect(lines.at(-1)).toBe("The new address: new@example.com");
+    expect(mail.html).not.toContain("mailto:");
+    expect(mail.text).toMatch(/administrator made this change/);
+  });
+});
+
+describe("the queue holds no live link", () => {
+  // A queue that keeps what it is given (the real one's messages cannot be read back).
+  function recordingQueue() {
+    const messages: unknown[] = [];
+    return { messages, send: async (body: unknown) => void messages.push(body) };
+  }
+
+  it("a sign-up's mail is queued sealed: no link, token or address in clear, only its id and kind", async () => {
+    const queue = recordingQueue();
+    const body = newUserBody();
+    expect((await apiWith({ MAIL_QUEUE: queue }, "POST", "/api/users", { body })).status).toBe(201);
+    await vi.waitFor(() => expect(queue.messages).toHaveLength(1));
+    const [message] = queue.messages as QueuedMail[];
+    expect(Object.keys(message ?? {}).sort()).toEqual(["id", "kind", "sealed", "v"]);
+    expect(message).toMatchObject({ v: 1, kind: "verify-email" });
+    const text = JSON.stringify(message);
+    expect(text).not.toMatch(/token=|verify-email\?|http/);
+    expect(text).not.toContain(body.email);
+    // The consumer opens it and sends it, as if the queue had delivered it.
+    const { ack } = await consume(message as QueuedMail);
+    expect(ack).toHaveBeenCalledOnce();
+    expect(await mailbox.waitFor(body.email)).toHaveLength(1);
+  });
+
+  it("a message whose link was used or voided since it was queued is dropped, not sent", async () => {
+    const to = `voided_${crypto.randomUUID()}@example.com`;
+    const mail = await job(to);
+    const token = new URL((mail as { link: string }).link).searchParams.get("token") ?? "";
+    await env.DB.prepare("delete from email_tokens where token_hash = ?")
+      .bind(await hashToken(token))
+      .run();
+    const { ack, retry } = await consume(mail);
+    expect(ack).toHaveBeenCalledOnce();
+    expect(retry).not.toHaveBeenCalled();
+    expect(mailbox.requests().filter((request) => request.to === to)).toEqual([]);
+    expect(logged.some((line) => line.includes("mail dropped: its link was used, voided or has expired"))).toBe(true);
+  });
+
+  it("sealed under the previous APP_SECRET: opened with APP_SECRET_PREVIOUS and sent; without it, dropped and logged", async () => {
+    const previous = env.APP_SECRET as string;
+    const rotated = { APP_SECRET: "a brand new application secret for rotation", APP_SECRET_PREVIOUS: previous };
+    const to = `rotated_${crypto.randomUUID()}@example.com`;
+    const queued = await sealed(await job(to), previous);
+    const { ack } = await consume(queued, { vars: rotated });
+    expect(ack).toHaveBeenCalledOnce();
+    expect(await mailbox.waitFor(to)).toHaveLength(1);
+
+    const lost = `lost_${crypto.randomUUID()}@example.com`;
+    const { ack: dropped } = await consume(await sealed(await job(lost), previous), {
+      vars: { APP_SECRET: rotated.APP_SECRET },
+    });
+    expect(dropped).toHaveBeenCalledOnce();
+    expect(mailbox.requests().filter((request) => request.to === lost)).toEqual([]);
+    expect(logged.some((line) => line.includes("does not open under APP_SECRET"))).toBe(true);
+  });
+
+  it("the provider's idempotency key is the mail's own id, the same on every retry", async () => {
+    mailbox.fail(() => ({ status: 503 }));
+    const to = `retry_${crypto.randomUUID()}@example.com`;
+    const queued = await sealed(await job(to));
+    await consume(queued);
+    await consume(queued, { attempts: 2 });
+    expect(
+      mailbox
+        .requests()
+        .filter((r) => r.to === to)
+        .map((r) => r.idempotencyKey),
+    ).toEqual([queued.id, queued.id]);
   });
 });
 

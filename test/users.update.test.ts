@@ -13,6 +13,7 @@ describe("PATCH /api/users/:id", () => {
         name: "New Name",
         username: `NEW_${user.username}`.slice(0, 32),
         email: ` NEW.${user.email.toUpperCase()}`,
+        currentPassword: PASSWORD,
       },
     });
     expect(res.status).toBe(200);
@@ -104,7 +105,7 @@ describe("PATCH /api/users/:id", () => {
     const { user, token } = await signedIn("member");
     const before = await snapshot();
     await expectProblem(
-      await api("PATCH", `/api/users/${user.id}`, { token, body: { email: other.email } }),
+      await api("PATCH", `/api/users/${user.id}`, { token, body: { email: other.email, currentPassword: PASSWORD } }),
       409,
       "/problems/conflict",
     );
@@ -114,6 +115,56 @@ describe("PATCH /api/users/:id", () => {
       "/problems/conflict",
     );
     expect(await snapshot()).toEqual(before);
+  });
+
+  describe("email (v1.2: the owner re-authenticates)", () => {
+    it("the owner without currentPassword → 400 naming it; with a wrong one → 422; nothing written either way", async () => {
+      const { user, token } = await signedIn("member");
+      const before = await snapshot();
+      const missing = await expectProblem(
+        await api("PATCH", `/api/users/${user.id}`, { token, body: { email: `taken_over_${user.email}` } }),
+        400,
+        "/problems/validation",
+      );
+      expect(missing.errors).toEqual([{ path: "currentPassword", message: "Required to change your own email" }]);
+      await expectProblem(
+        await api("PATCH", `/api/users/${user.id}`, {
+          token,
+          body: { email: `taken_over_${user.email}`, currentPassword: "not the password" },
+        }),
+        422,
+        "/problems/unprocessable",
+      );
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it("the owner's access token alone cannot move the email either (422 with a wrong password)", async () => {
+      const user = await seedUser();
+      const login = await api("POST", "/api/auth/login", { body: { email: user.email, password: PASSWORD } });
+      const { accessToken } = (await login.json()) as { accessToken: string };
+      await expectProblem(
+        await api("PATCH", `/api/users/${user.id}`, {
+          token: accessToken,
+          body: { email: `moved_${user.email}`, currentPassword: "a guess" },
+        }),
+        422,
+        "/problems/unprocessable",
+      );
+      expect(await userRow(user.id)).toMatchObject({ email: user.email });
+    });
+
+    it("an admin changes another user's email without any password → 200", async () => {
+      const { token: admin } = await signedIn("admin");
+      const user = await seedUser();
+      const res = await api("PATCH", `/api/users/${user.id}`, { token: admin, body: { email: `new_${user.email}` } });
+      expect(res.status).toBe(200);
+      expect(await userRow(user.id)).toMatchObject({ email: `new_${user.email}` });
+    });
+
+    it("the same email again needs no password: nothing a link depends on changes", async () => {
+      const { user, token } = await signedIn("member");
+      expect((await api("PATCH", `/api/users/${user.id}`, { token, body: { email: user.email } })).status).toBe(200);
+    });
   });
 
   describe("password", () => {

@@ -111,7 +111,7 @@ export interface paths {
         head?: never;
         /**
          * Update a user (owner or admin)
-         * @description Partial update. Users changing their own password must send `currentPassword` (422 if wrong). Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions. Honours `If-Match` (412 when stale).
+         * @description Partial update. Users changing their own password or email must send `currentPassword` (422 if wrong); an admin changing another user's needs none. An owner's email change mails the old address a one-time undo link. Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions. Honours `If-Match` (412 when stale).
          */
         patch: operations["updateUser"];
         trace?: never;
@@ -344,6 +344,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/email-change/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo an email change with the link mailed to the old address
+         * @description The token of the undo link that an owner's email change mails to the address it replaced (`{APP_URL}/undo-email-change?token=…`, valid 7 days). The account gets that address back, verified, and every session of the user ends (whoever moved the email is signed out); then the owner resets the password by mail. Works once; a disabled account, or a link already used, is `400 /problems/invalid-token`; an address now taken by another account is `409`.
+         */
+        post: operations["undoEmailChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/{id}/password-reset": {
         parameters: {
             query?: never;
@@ -523,7 +543,7 @@ export interface components {
             password?: string;
             /**
              * Format: password
-             * @description Required when users change their own password.
+             * @description Required when users change their own password or email.
              */
             currentPassword?: string;
             /**
@@ -2626,6 +2646,106 @@ export interface operations {
             };
             /** @description The request did not match its schema; `errors` lists each failing path. Or: The request body is not valid JSON in UTF-8. Or: The link's token is unknown, already used, expired, replaced by a newer link, or was sent to an address the account no longer has. */
             400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request bodies must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Slow down: retry after the number of seconds in `Retry-After`; `RateLimit-Policy` names the limit. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side; the request id identifies it in our logs. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after the number of seconds in `Retry-After`. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    undoEmailChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The link's token */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerificationConfirm"];
+            };
+        };
+        responses: {
+            /** @description The user, with the old address back and `emailVerified: true` */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description The request did not match its schema; `errors` lists each failing path. Or: The request body is not valid JSON in UTF-8. Or: The link's token is unknown, already used, expired, replaced by a newer link, or was sent to an address the account no longer has. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the current state, e.g. a duplicate email or username, or removing the last admin. */
+            409: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;

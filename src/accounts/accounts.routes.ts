@@ -72,6 +72,22 @@ const confirmReset = createRoute({
   responses: { 204: { description: "The password is changed" }, ...problemResponses(400, 413, 415) },
 });
 
+const undoEmailChange = createRoute({
+  operationId: "undoEmailChange",
+  method: "post",
+  path: "/auth/email-change/undo",
+  tags,
+  summary: "Undo an email change with the link mailed to the old address",
+  description:
+    "The token of the undo link that an owner's email change mails to the address it replaced (`{APP_URL}/undo-email-change?token=…`, valid 7 days). The account gets that address back, verified, and every session of the user ends (whoever moved the email is signed out); then the owner resets the password by mail. Works once; a disabled account, or a link already used, is `400 /problems/invalid-token`; an address now taken by another account is `409`.",
+  security: [],
+  request: { body: jsonBody(VerificationConfirmBodySchema, "The link's token") },
+  responses: {
+    200: jsonResponse(UserSchema, "The user, with the old address back and `emailVerified: true`"),
+    ...problemResponses(400, 409, 413, 415),
+  },
+});
+
 const adminReset = createRoute({
   operationId: "sendPasswordResetForUser",
   method: "post",
@@ -114,6 +130,15 @@ export const accountsRouter = createRouter<{ accounts: AccountsService }>()
     await c.get("services").accounts.confirmPasswordReset(token, password);
     c.set("securityEvent", "password_reset");
     return c.body(null, 204);
+  })
+  .openapi(undoEmailChange, async (c) => {
+    const user = await c.get("services").accounts.undoEmailChange(c.req.valid("json").token);
+    c.set("securityEvent", "email_change_undone");
+    return c.json(
+      toUserView(user),
+      200,
+      userRepresentationHeaders(user, "full", c.get("config").publicCacheTtlSeconds),
+    );
   })
   .openapi(adminReset, async (c) => {
     await c.get("services").accounts.requestPasswordResetFor(c.get("actor"), c.req.valid("param").id);

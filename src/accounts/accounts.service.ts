@@ -39,12 +39,20 @@ export type AccountsService = {
   requestPasswordReset(email: string): Promise<void>;
   /** Sets the new password and ends every session of the user. */
   confirmPasswordReset(token: string, password: string): Promise<void>;
+  /**
+   * The undo link mailed to the address an owner's email change replaced: the account gets that
+   * address back (verified: the link proves it is read there), and every session ends.
+   */
+  undoEmailChange(token: string): Promise<User>;
   /** An admin mails a user a reset link. */
   requestPasswordResetFor(actor: Actor, userId: string): Promise<void>;
   /** Sign-up (and an admin creating a user) mails a verification link. */
   afterSignUp(user: User): void;
-  /** A new email is unverified: a link goes to it, and a notice to the address it replaced. */
-  afterEmailChange(user: User, previousEmail: string): void;
+  /**
+   * A new email is unverified: a link goes to it, and a notice to the address it replaced, with a
+   * one-time undo link when the owner made the change (an admin's change says whom to ask).
+   */
+  afterEmailChange(user: User, previousEmail: string, by: "owner" | "admin"): void;
   /** A correct sign-in refused for an unverified address mails a fresh link, so nobody is stuck. */
   afterUnverifiedSignIn(user: User): void;
   /** Housekeeping: forget expired links. */
@@ -60,6 +68,8 @@ export type AccountsServiceDeps = {
   hasher: PasswordHasher;
   limiter?: RateLimiter;
   config: Pick<AppConfig, "appUrl" | "emailVerificationTtlSeconds" | "passwordResetTtlSeconds">;
+  /** How long the undo link of an email change works (default 7 days). */
+  emailChangeUndoTtlSeconds?: number;
   /** Work after the response (ctx.waitUntil). */
   defer: (task: Promise<unknown>) => void;
   now?: () => Date;
@@ -67,7 +77,15 @@ export type AccountsServiceDeps = {
 
 const afterResponse = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-const PAGES: Record<EmailTokenPurpose, string> = { verify_email: "verify-email", reset_password: "reset-password" };
+const PAGES: Record<EmailTokenPurpose, string> = {
+  verify_email: "verify-email",
+  reset_password: "reset-password",
+  undo_email_change: "undo-email-change",
+};
+
+// Long enough for an owner to notice a takeover in a mailbox read weekly, short enough that an
+// address given up later is unlikely to be read by someone else meanwhile.
+const EMAIL_CHANGE_UNDO_TTL_SECONDS = 7 * 86_400;
 
 export function createAccountsService({
   users,
@@ -78,24 +96,34 @@ export function createAccountsService({
   limiter,
   config,
   defer,
+  emailChangeUndoTtlSeconds = EMAIL_CHANGE_UNDO_TTL_SECONDS,
   now = () => new Date(),
 }: AccountsServiceDeps): AccountsService {
-  // A new link for `user`: its token stored (voiding earlier ones), then the mail queued.
-  async function mailLink(user: User, purpose: EmailTokenPurpose, options: { byAdmin?: boolean } = {}) {
+  const ttlSeconds: Record<EmailTokenPurpose, number> = {
+    verify_email: config.emailVerificationTtlSeconds,
+    reset_password: config.passwordResetTtlSeconds,
+    undo_email_change: emailChangeUndoTtlSeconds,
+  };
+
+  // A new link to `to` for `user`'s account, stored only while the account is active with the email
+  // `user` has (the account went away, was disabled or changed address in the meantime: no link).
+  async function issueLink(user: User, purpose: EmailTokenPurpose, to: string) {
     const token = generateToken();
     const createdAt = now();
-    const ttlSeconds = purpose === "verify_email" ? config.emailVerificationTtlSeconds : config.passwordResetTtlSeconds;
-    const expiresAt = new Date(createdAt.getTime() + ttlSeconds * 1000);
-    const tokenHash = await hashToken(token);
-    const issued = await tokens.issue({ tokenHash, userId: user.id, purpose, email: user.email, createdAt, expiresAt });
-    // The account went away, was disabled or changed address in the meantime: no link for it.
+    const expiresAt = new Date(createdAt.getTime() + ttlSeconds[purpose] * 1000);
+    const row = { tokenHash: await hashToken(token), userId: user.id, purpose, email: to, createdAt, expiresAt };
+    if (!(await tokens.issue(row, { whileEmailIs: user.email }))) return null;
+    return { link: `${config.appUrl}/${PAGES[purpose]}?token=${token}`, expiresAt: expiresAt.toISOString() };
+  }
+
+  // A verification or reset link to the user's own address, then its mail queued.
+  async function mailLink(user: User, purpose: "verify_email" | "reset_password", options: { byAdmin?: boolean } = {}) {
+    const issued = await issueLink(user, purpose, user.email);
     if (!issued) return;
-    const link = `${config.appUrl}/${PAGES[purpose]}?token=${token}`;
-    const common = { to: user.email, name: user.name, link, expiresAt: expiresAt.toISOString() };
     await mailer.send(
       purpose === "verify_email"
-        ? { kind: "verify-email", ...common }
-        : { kind: "reset-password", ...common, byAdmin: options.byAdmin ?? false },
+        ? { kind: "verify-email", to: user.email, ...issued }
+        : { kind: "reset-password", to: user.email, ...issued, byAdmin: options.byAdmin ?? false },
     );
   }
 
@@ -180,9 +208,33 @@ export function createAccountsService({
         await tokens.restore(row).catch(() => undefined);
         throw error;
       }
+      // The same batch voided any other reset link (a new password voids them all).
       if (result.outcome !== "updated") throw new InvalidTokenError();
-      // Any other reset link (only a race leaves one: a new link voids the old) is void now.
-      later("voiding other reset links", () => tokens.voidAll(row.userId, "reset_password"));
+    },
+
+    async undoEmailChange(token) {
+      const row = await consume(token, "undo_email_change");
+      let result: Awaited<ReturnType<UsersRepository["update"]>>;
+      try {
+        // Every session ends: whoever moved the email away is signed out too. Reset links (which
+        // went to the address being replaced) are voided by the email change itself.
+        result = await users.update(
+          row.userId,
+          { email: row.email, emailVerified: true, updatedAt: now() },
+          { activeOnly: true, revokeSessions: {} },
+        );
+      } catch (error) {
+        // Nothing was changed (the address is taken by another account now, or a 503).
+        await tokens.restore(row).catch(() => undefined);
+        if (error instanceof ConflictError) {
+          throw new ConflictError(
+            "This address now belongs to another account, so the change cannot be undone here: contact the service's administrators.",
+          );
+        }
+        throw error;
+      }
+      if (result.outcome !== "updated") throw new InvalidTokenError();
+      return result.user;
     },
 
     async requestPasswordResetFor(actor, userId) {
@@ -198,10 +250,13 @@ export function createAccountsService({
     },
 
     afterSignUp(user) {
-      later("mailing a verification link", () => mailLink(user, "verify_email"));
+      // The address's budget, as every mail to it: sign-up → sign-in → delete cycles mail no more.
+      later("mailing a verification link", async () => {
+        if (await withinMailBudget(user.email)) await mailLink(user, "verify_email");
+      });
     },
 
-    afterEmailChange(user, previousEmail) {
+    afterEmailChange(user, previousEmail, by) {
       // Each address gets at most its budget of mails, however often the email is changed.
       later("mailing a verification link", async () => {
         if (await withinMailBudget(user.email)) await mailLink(user, "verify_email");
@@ -209,12 +264,15 @@ export function createAccountsService({
       const changedAt = now().toISOString();
       later("mailing an email change notice", async () => {
         if (!(await withinMailBudget(previousEmail))) return;
+        const undo = by === "owner" ? await issueLink(user, "undo_email_change", previousEmail) : null;
+        // The account changed again before the notice went out: a later notice speaks for it.
+        if (by === "owner" && !undo) return;
         await mailer.send({
           kind: "email-changed",
           to: previousEmail,
-          name: user.name,
           newEmail: user.email,
           changedAt,
+          undo: undo ?? undefined,
         });
       });
     },

@@ -57,10 +57,16 @@ export const sessions = sqliteTable(
   ],
 );
 
+/** What a mailed link is for. */
+export const emailTokenPurposes = ["verify_email", "reset_password", "undo_email_change"] as const;
+
 /**
- * Single-use links sent by mail: email verification and password reset. Only the token's SHA-256
- * is stored; a link is good for the address it was sent to, until it expires, is used, or a newer
- * link of the same purpose replaces it. Expired ones are deleted by the housekeeping cron.
+ * Single-use links sent by mail: email verification, password reset, and undoing an email change
+ * (sent to the address the change replaced). Only the token's SHA-256 is stored; a link is good
+ * until it expires, is used, or a newer link of the same purpose replaces it; verification and
+ * reset links only while the account still has the address they were sent to, and reset links
+ * only until the password, the status or the email is written (src/users/users.repository.ts).
+ * Expired ones are deleted by the housekeeping cron.
  */
 export const emailTokens = sqliteTable(
   "email_tokens",
@@ -69,8 +75,11 @@ export const emailTokens = sqliteTable(
     userId: text("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    purpose: text("purpose", { enum: ["verify_email", "reset_password"] }).notNull(),
-    /** The address the link was sent to: it only works while that is still the user's email. */
+    purpose: text("purpose", { enum: emailTokenPurposes }).notNull(),
+    /**
+     * The address the link was sent to: a verification or reset link only works while that is
+     * still the user's email; an undo link restores it.
+     */
     email: text("email").notNull(),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
@@ -78,7 +87,10 @@ export const emailTokens = sqliteTable(
   (table) => [
     index("email_tokens_user_id_purpose_idx").on(table.userId, table.purpose),
     index("email_tokens_expires_at_idx").on(table.expiresAt),
-    check("email_tokens_purpose_check", sql`${table.purpose} in ('verify_email', 'reset_password')`),
+    check(
+      "email_tokens_purpose_check",
+      sql`${table.purpose} in ('verify_email', 'reset_password', 'undo_email_change')`,
+    ),
   ],
 );
 

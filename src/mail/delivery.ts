@@ -1,7 +1,9 @@
 import { type AppConfig, type Bindings, readConfig } from "../config";
 import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
-import { MailDeliveryError, type MailJob, type MailTransport } from "./mail";
+import { createSealer } from "../lib/sealing";
+import { linksOf, MailDeliveryError, type MailJob, type MailTransport, type QueuedMail } from "./mail";
+import { openQueuedMail } from "./mailer";
 import { renderMail } from "./templates";
 import { createMailTransport } from "./transports";
 
@@ -10,16 +12,28 @@ const DEAD_LETTER_SUFFIX = "-dlq";
 // Backoff doubles from MAIL_RETRY_BASE_DELAY_SECONDS up to this (the platform's maximum is 12 h).
 const MAX_RETRY_DELAY_SECONDS = 3600;
 
+/** What delivery asks of the rest of the app: whether a mailed link can still be used. */
+export type MailDeliveryDeps = {
+  /** False for a link used, voided or expired since it was queued: its mail is dropped, not sent. */
+  linkIsLive(link: string): Promise<boolean>;
+};
+
 /**
- * The mail queue's consumer (the Worker's `queue` handler): renders each job and hands it to the
- * transport. A failure the provider may recover from is retried with exponential backoff (or
- * after the provider's Retry-After); after the queue's max_retries the message moves to the
- * dead-letter queue, whose messages are logged as lost (kind and id, never the link) and dropped.
- * A failure no retry can fix is logged and dropped at once. Nothing here ever reaches a request.
+ * The mail queue's consumer (the Worker's `queue` handler): opens each sealed job, drops one whose
+ * link has since been used or voided, renders the rest and hands them to the transport. A failure
+ * the provider may recover from is retried with exponential backoff (or after the provider's
+ * Retry-After); after the queue's max_retries the message moves to the dead-letter queue, whose
+ * messages are logged as lost (kind and id: the rest is sealed) and dropped. A failure no retry
+ * can fix is logged and dropped at once. Nothing here ever reaches a request.
  */
-export async function deliverMail(batch: MessageBatch<MailJob>, env: Bindings): Promise<void> {
-  const about = (message: Message<MailJob>) => ({
+export async function deliverMail(
+  batch: MessageBatch<QueuedMail>,
+  env: Bindings,
+  deps: MailDeliveryDeps,
+): Promise<void> {
+  const about = (message: Message<QueuedMail>) => ({
     kind: message.body.kind,
+    mailId: message.body.id,
     messageId: message.id,
     attempt: message.attempts,
   });
@@ -40,17 +54,37 @@ export async function deliverMail(batch: MessageBatch<MailJob>, env: Bindings): 
     return;
   }
   const transport = createMailTransport(config, env);
-  for (const message of batch.messages) await deliverOne(message, transport, config, about(message));
+  const sealer = createSealer({ current: config.appSecret, previous: config.appSecretPrevious }, "mail-queue");
+  for (const message of batch.messages) {
+    const job = await openQueuedMail(message.body, sealer).catch(() => null);
+    if (!job) {
+      // Sealed under a secret this Worker no longer has (APP_SECRET changed without
+      // APP_SECRET_PREVIOUS), or not ours: no retry can open it.
+      log("error", "mail dropped: its message does not open under APP_SECRET or APP_SECRET_PREVIOUS", about(message));
+      message.ack();
+      continue;
+    }
+    await deliverOne(message, job, transport, config, deps, about(message));
+  }
 }
 
 async function deliverOne(
-  message: Message<MailJob>,
+  message: Message<QueuedMail>,
+  job: MailJob,
   transport: MailTransport,
   config: AppConfig,
+  deps: MailDeliveryDeps,
   about: Record<string, unknown>,
 ): Promise<void> {
   try {
-    await transport.send(renderMail(message.body), { from: config.mail.from, idempotencyKey: message.id });
+    for (const link of linksOf(job)) {
+      if (!(await deps.linkIsLive(link))) {
+        log("info", "mail dropped: its link was used, voided or has expired since it was queued", about);
+        message.ack();
+        return;
+      }
+    }
+    await transport.send(renderMail(job), { from: config.mail.from, idempotencyKey: message.body.id });
     message.ack();
     log("info", "mail sent", { ...about, transport: transport.name });
   } catch (error) {

@@ -3,11 +3,29 @@
  * link), rendered by src/mail/templates.ts and handed to one transport by the queue's consumer.
  */
 
-/** A mail to send: the queue message's body. It holds the link (and so its token) in clear. */
+/**
+ * A mail to send. It holds a live link (and so its token) in clear: it goes on the queue only
+ * sealed (src/mail/mailer.ts). No display name or other text a stranger could choose: a mail quotes
+ * only the recipient's own address data, never as its first line and never as a link.
+ */
 export type MailJob =
-  | { kind: "verify-email"; to: string; name: string; link: string; expiresAt: string }
-  | { kind: "reset-password"; to: string; name: string; link: string; expiresAt: string; byAdmin: boolean }
-  | { kind: "email-changed"; to: string; name: string; newEmail: string; changedAt: string };
+  | { kind: "verify-email"; to: string; link: string; expiresAt: string }
+  | { kind: "reset-password"; to: string; link: string; expiresAt: string; byAdmin: boolean }
+  | {
+      kind: "email-changed";
+      to: string;
+      newEmail: string;
+      changedAt: string;
+      /** An owner's change: a one-time link that restores this address and ends every session. */
+      undo?: { link: string; expiresAt: string } | undefined;
+    };
+
+/**
+ * What the queue (and its dead-letter queue) carries: the job sealed under a key derived from
+ * APP_SECRET (src/lib/sealing.ts), bound to the mail's id. In clear only the id (the provider's
+ * idempotency key and the Message-ID, the same on every retry) and the kind, for the logs.
+ */
+export type QueuedMail = { v: 1; id: string; kind: MailJob["kind"]; sealed: string };
 
 /** A rendered mail. */
 export type Mail = { to: string; subject: string; text: string; html: string };
@@ -15,11 +33,17 @@ export type Mail = { to: string; subject: string; text: string; html: string };
 /** Puts mail on the queue; never sends it on the request's path. */
 export type Mailer = { send(job: MailJob): Promise<void> };
 
-/** Sends one rendered mail. `idempotencyKey` is the queue message's id, the same on every retry. */
+/** Sends one rendered mail. `idempotencyKey` is the mail's id, the same on every retry. */
 export type MailTransport = {
   readonly name: string;
   send(mail: Mail, options: { from: string; idempotencyKey: string }): Promise<void>;
 };
+
+/** The links a mail carries, for the consumer's last check that each is still good to use. */
+export function linksOf(job: MailJob): string[] {
+  if (job.kind === "email-changed") return job.undo ? [job.undo.link] : [];
+  return [job.link];
+}
 
 /**
  * A delivery that failed. `retryable`: the provider was down, slow or limiting, so the message is

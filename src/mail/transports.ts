@@ -42,11 +42,16 @@ function logTransport(level: AppConfig["logLevel"]): MailTransport {
   };
 }
 
-/** Cloudflare Email Service through the `send_email` binding (EMAIL), which `wrangler dev` simulates. */
+/**
+ * Cloudflare Email Service through the `send_email` binding (EMAIL), which `wrangler dev` simulates.
+ * The binding takes no idempotency key, so the mail's id becomes its Message-ID, the same on every
+ * retry: a retried send after a lost answer is the same message, which receiving servers and
+ * clients collapse, not a second one.
+ */
 function cloudflareTransport(env: Bindings): MailTransport {
   return {
     name: "cloudflare",
-    async send(mail, { from }) {
+    async send(mail, { from, idempotencyKey }) {
       const binding = (env as { EMAIL?: SendEmail }).EMAIL;
       if (!binding) throw new MailDeliveryError("MAIL_TRANSPORT=cloudflare needs the EMAIL send_email binding", false);
       try {
@@ -56,6 +61,7 @@ function cloudflareTransport(env: Bindings): MailTransport {
           subject: mail.subject,
           text: mail.text,
           html: mail.html,
+          headers: { "Message-ID": messageId(idempotencyKey, from) },
         });
       } catch (error) {
         // The binding does not say which failures are lasting; a later try costs little.
@@ -63,6 +69,12 @@ function cloudflareTransport(env: Bindings): MailTransport {
       }
     },
   };
+}
+
+// RFC 5322 §3.6.4: `<unique@domain>`, the domain the sender's own.
+function messageId(id: string, from: string): string {
+  const address = /<([^<>]+)>$/.exec(from)?.[1] ?? from;
+  return `<${id}@${address.split("@")[1] ?? "edge-users.invalid"}>`;
 }
 
 // MAIL_FROM's "Name <address>" as the binding's { name, email }; a bare address as it is.

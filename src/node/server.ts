@@ -6,6 +6,7 @@
 import { createServer } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import type { Client } from "@libsql/client";
+import { consumeMail } from "../accounts/mail-consumer";
 import { createApp } from "../app";
 import { type Bindings, CONFIG_VARIABLES } from "../config";
 import { libsqlBackend } from "../db/libsql";
@@ -14,8 +15,7 @@ import { runHousekeeping } from "../housekeeping";
 import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import { rateLimitPolicies } from "../limits/policies";
-import { deliverMail } from "../mail/delivery";
-import type { MailJob } from "../mail/mail";
+import type { QueuedMail } from "../mail/mail";
 import { createMemoryKv } from "./memory-kv";
 import { createMemoryQueue } from "./memory-queue";
 import { createMemoryRateLimit } from "./memory-rate-limit";
@@ -31,7 +31,7 @@ function nodeBindings(client: Client, rateLimits: boolean, environment: NodeJS.P
     LIBSQL_CLIENT: client as never,
     CACHE: createMemoryKv(),
     // Mail is queued and delivered in this process, with the Worker's retries and dead-lettering.
-    MAIL_QUEUE: createMemoryQueue<MailJob>("edge-users-mail", (batch) => deliverMail(batch, env)),
+    MAIL_QUEUE: createMemoryQueue<QueuedMail>("edge-users-mail", (batch) => consumeMail(batch, env, libsqlBackend)),
     // Without them, every limit lets requests through (as a limiter that is down does).
     ...(rateLimits
       ? Object.fromEntries(

@@ -4,7 +4,16 @@ import { recordStaleSessions, recordStaleUser } from "../cache/outbox";
 import { type Db, runBatch } from "../db/client";
 import { guardRefusal, uniqueViolationColumn } from "../db/errors";
 import { guardQuery, guardStatement, type SessionGuard } from "../db/guards";
-import { emailTokens, type Role, sessions, type User, type UserRow, type UserStatus, users } from "../db/schema";
+import {
+  type EmailTokenPurpose,
+  emailTokens,
+  type Role,
+  sessions,
+  type User,
+  type UserRow,
+  type UserStatus,
+  users,
+} from "../db/schema";
 import { ConflictError } from "../lib/errors";
 import { userOf } from "./users.model";
 
@@ -38,6 +47,8 @@ export type UpdateOptions = {
    * address); else outcome `stale`.
    */
   activeWithEmail?: string | undefined;
+  /** Only write while the user is active; else outcome `stale`. */
+  activeOnly?: boolean;
   /** The acting session must still be live (and hold the role), checked in the write's batch. */
   guard?: SessionGuard | undefined;
 };
@@ -70,7 +81,9 @@ export type UsersRepository = {
   /**
    * Applies the changes and bumps the version, atomically with the session revocation asked for.
    * `emailVerified` describes the email it stands beside: a change to another email clears it in
-   * the same statement, unless the changes set it themselves.
+   * the same statement, unless the changes set it themselves. Pending links that the write makes
+   * unsafe go in the same batch: every reset link with a new password, a disable or another
+   * email; every verification link with a disable or another email (see linksVoidedBy).
    */
   update(id: string, changes: UserChanges, options?: UpdateOptions): Promise<UpdateOutcome>;
   /** Deletes the user and its sessions, unless it is the last active admin. */
@@ -109,7 +122,8 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
   }
 
   // Why a write changed nothing: the row is gone, at another version, or the last active admin.
-  async function refusal(id: string, expectedVersions: number[] | undefined, activeWithEmail?: string) {
+  // `active`: the write required an active user (with this email, when a string).
+  async function refusal(id: string, expectedVersions: number[] | undefined, active?: string | null) {
     const row = await db
       .select({ version: users.version, email: users.email, status: users.status })
       .from(users)
@@ -117,7 +131,7 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       .get();
     if (!row) return "not_found" as const;
     if (expectedVersions && !expectedVersions.includes(row.version)) return "stale" as const;
-    if (activeWithEmail !== undefined && (row.email !== activeWithEmail || row.status !== "active")) {
+    if (active !== undefined && ((active !== null && row.email !== active) || row.status !== "active")) {
       return "stale" as const;
     }
     return "last_admin" as const;
@@ -133,6 +147,30 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       records.push(recordStaleSessions(db, and(sessionsGoing, landing), at));
     }
     return records;
+  }
+
+  // The links a write to the user voids, as a statement that runs only if the write lands.
+  function voidLinks(id: string, changes: UserChanges, target: SQL | undefined): BatchItem<"sqlite">[] {
+    const purposes = linksVoidedBy(changes);
+    if (purposes.length === 0) return [];
+    const newEmail = changes.email;
+    const landing = exists(
+      db
+        .select({ id: users.id })
+        .from(users)
+        // An "email change" to the same address changes nothing a link depends on.
+        .where(
+          and(
+            target,
+            newEmail !== undefined && changes.passwordHash === undefined && changes.status !== "disabled"
+              ? ne(users.email, newEmail)
+              : undefined,
+          ),
+        ),
+    );
+    return [
+      db.delete(emailTokens).where(and(eq(emailTokens.userId, id), inArray(emailTokens.purpose, purposes), landing)),
+    ];
   }
 
   return {
@@ -187,12 +225,13 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
     },
 
     async update(id, changes, options = {}) {
-      const { keepAnActiveAdmin, revokeSessions, expectedVersions, activeWithEmail, guard } = options;
+      const { keepAnActiveAdmin, revokeSessions, expectedVersions, activeWithEmail, activeOnly, guard } = options;
       const target = and(
         eq(users.id, id),
         keepAnActiveAdmin ? notLastActiveAdmin : undefined,
         expectedVersions ? inArray(users.version, expectedVersions) : undefined,
         activeWithEmail !== undefined ? and(eq(users.email, activeWithEmail), eq(users.status, "active")) : undefined,
+        activeOnly ? eq(users.status, "active") : undefined,
       );
       // In SET, users.email is still the old value: the flag survives only an unchanged email.
       const emailVerified =
@@ -212,7 +251,10 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
         : undefined;
       const guards = guarded(guard);
       const records = staleRecords(target, revoked, changes.updatedAt);
-      const statements: BatchItem<"sqlite">[] = [...guards, ...records, update];
+      // Before the update, under its own condition: whether the update lands is decided by the
+      // same WHERE, evaluated on the same row, in the same transaction.
+      const voiding = voidLinks(id, changes, target);
+      const statements: BatchItem<"sqlite">[] = [...guards, ...records, ...voiding, update];
       if (revoked) {
         // Only revoke if the update landed. SQLite's changes() is the row count of the statement
         // completed just before this one on the batch's connection: the update. (Comparing the row
@@ -228,9 +270,12 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
         throw toConflict(error);
       }
       const staleKeys = keysFrom(results.slice(guards.length, guards.length + records.length));
-      const [updated] = results[guards.length + records.length] as User[];
+      const [updated] = results[guards.length + records.length + voiding.length] as User[];
       if (updated) return { outcome: "updated", user: updated, staleKeys };
-      return { outcome: await refusal(id, expectedVersions, activeWithEmail), staleKeys };
+      return {
+        outcome: await refusal(id, expectedVersions, activeWithEmail ?? (activeOnly ? null : undefined)),
+        staleKeys,
+      };
     },
 
     async deleteUnlessLastActiveAdmin(id, { expectedVersions, guard } = {}) {
@@ -262,6 +307,23 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
         .run();
     },
   };
+}
+
+/**
+ * Which pending links a write makes unsafe. A reset link is good only for the password, status and
+ * address it was issued under: whoever holds an old mail must not take the account back after the
+ * owner changed the password, an admin set one, the account was disabled (and enabled again), or
+ * the email moved away (and back). A verification link proves an address only while the account
+ * is active with it. Undo links (sent to the address an email change replaced) survive all of these:
+ * they are the owner's way back after a takeover that changed the password too.
+ */
+function linksVoidedBy(changes: Pick<UserChanges, "passwordHash" | "status" | "email">): EmailTokenPurpose[] {
+  const disables = changes.status === "disabled";
+  const movesEmail = changes.email !== undefined;
+  const purposes: EmailTokenPurpose[] = [];
+  if (changes.passwordHash !== undefined || disables || movesEmail) purposes.push("reset_password");
+  if (disables || movesEmail) purposes.push("verify_email");
+  return purposes;
 }
 
 // The unique indexes are the only race-free duplicate check, so the violation itself is what

@@ -144,7 +144,7 @@ const updateUser = createRoute({
   tags,
   summary: "Update a user (owner or admin)",
   description:
-    "Partial update. Users changing their own password must send `currentPassword` (422 if wrong). Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions. Honours `If-Match` (412 when stale).",
+    "Partial update. Users changing their own password or email must send `currentPassword` (422 if wrong); an admin changing another user's needs none. An owner's email change mails the old address a one-time undo link. Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions. Honours `If-Match` (412 when stale).",
   middleware: [requireAuth()] as const,
   security: bearerSecurity,
   request: {

@@ -115,13 +115,13 @@ export const UpdateUserBodySchema = z
       .string()
       .max(256)
       .optional()
-      .openapi({ description: "Required when users change their own password.", format: "password" }),
+      .openapi({ description: "Required when users change their own password or email.", format: "password" }),
     role: RoleSchema.optional().openapi({ description: "Admins only." }),
     status: StatusSchema.optional().openapi({ description: "Admins only." }),
   })
   // `when`: judge the body as a whole only once its fields are valid, so errors are not doubled.
-  .refine((body) => body.currentPassword === undefined || body.password !== undefined, {
-    message: "currentPassword is only accepted together with password",
+  .refine((body) => body.currentPassword === undefined || body.password !== undefined || body.email !== undefined, {
+    message: "currentPassword is only accepted together with password or email",
     path: ["currentPassword"],
     when: (payload) => payload.issues.length === 0,
   })

@@ -37,7 +37,7 @@ export type UsersService = {
 /** What the users service asks of the account lifecycle (src/accounts/): the mails a write sends. */
 export type AccountMail = {
   afterSignUp(user: User): void;
-  afterEmailChange(user: User, previousEmail: string): void;
+  afterEmailChange(user: User, previousEmail: string, by: "owner" | "admin"): void;
 };
 
 export type UsersServiceDeps = {
@@ -113,17 +113,22 @@ export function createUsersService({
       }
       const { currentPassword, password, ...fields } = input;
       const changes: UserChanges = { ...fields, updatedAt: now() };
-      const ownPassword = password !== undefined && actor.user.id === id;
+      const own = actor.user.id === id;
+      const ownPassword = password !== undefined && own;
       // Which address a new email replaces, for the notice to it: from the database, never a cache
       // (only read when an email is in the request).
       const previousEmail = fields.email !== undefined ? (await users.findCredentialsById(id))?.user.email : undefined;
-      if (password !== undefined) {
+      // Moving one's own email is as strong as changing the password (the new address can reset
+      // it): a session or a five-minute access token alone must not do it. Admins need no password.
+      const ownEmail = own && previousEmail !== undefined && previousEmail !== fields.email;
+      if (password !== undefined || ownEmail) {
         // An access token's claims may be minutes old: before any password work (a guess at
         // currentPassword, a new hash), its session must be live. The write re-checks it anyway.
         if (actor.credential.kind === "access-token")
           await standing.check(guardFor(actor, actions, { userId: id }, now()));
-        if (ownPassword) await checkCurrentPassword(id, currentPassword);
-        changes.passwordHash = await hasher.hash(password);
+        if (ownPassword || ownEmail)
+          await checkCurrentPassword(id, currentPassword, ownPassword ? "password" : "email");
+        if (password !== undefined) changes.passwordHash = await hasher.hash(password);
       }
       const result = await users.update(id, changes, {
         keepAnActiveAdmin: changes.role === "member" || changes.status === "disabled",
@@ -137,7 +142,7 @@ export function createUsersService({
       });
       if (result.outcome !== "updated") throw refused(result.outcome);
       if (previousEmail !== undefined && previousEmail !== result.user.email) {
-        accountMail?.afterEmailChange(result.user, previousEmail);
+        accountMail?.afterEmailChange(result.user, previousEmail, own ? "owner" : "admin");
       }
       return result.user;
     },
@@ -158,9 +163,13 @@ export function createUsersService({
     return new ConflictError(LAST_ADMIN);
   }
 
-  async function checkCurrentPassword(id: string, currentPassword: string | undefined): Promise<void> {
+  async function checkCurrentPassword(
+    id: string,
+    currentPassword: string | undefined,
+    what: "password" | "email",
+  ): Promise<void> {
     if (currentPassword === undefined) {
-      throw new ValidationError([{ path: "currentPassword", message: "Required to change your own password" }]);
+      throw new ValidationError([{ path: "currentPassword", message: `Required to change your own ${what}` }]);
     }
     const credentials = await users.findCredentialsById(id);
     if (credentials)

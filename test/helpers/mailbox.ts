@@ -92,7 +92,7 @@ export const mailbox = {
 };
 
 /** The token in a mail's link to `{APP_URL}/{page}?token=…`. */
-export function tokenFrom(mail: SentMail, page: "verify-email" | "reset-password"): string {
+export function tokenFrom(mail: SentMail, page: "verify-email" | "reset-password" | "undo-email-change"): string {
   const match = mail.text.match(new RegExp(`/${page}\\?token=([A-Za-z0-9_-]+)`));
   if (!match?.[1]) throw new Error(`no ${page} link in: ${mail.text}`);
   return match[1];
