@@ -18,7 +18,13 @@ import { uniqueViolationIn } from "../src/db/errors";
 import { users } from "../src/db/schema";
 import { createPasswordHasher } from "../src/lib/password";
 import { newUserRow } from "../src/users/users.model";
-import { DisplayNameSchema, EmailSchema, PasswordSchema, UsernameSchema } from "../src/users/users.schemas";
+import {
+  DisplayNameSchema,
+  EmailSchema,
+  PasswordSchema,
+  USERNAME_RULE,
+  UsernameSchema,
+} from "../src/users/users.schemas";
 import { parseOptions } from "./lib/cli";
 import { sqlBuilder } from "./lib/d1";
 import { commandDatabase, DatabaseCommandError } from "./lib/database";
@@ -33,7 +39,7 @@ npm run start:node serves). Run in a terminal, it asks for the password without 
 ADMIN_PASSWORD. (--password <password> works too, but npm prints it and the shell keeps it.)
 
   --email <email>        the admin's email address (required)
-  --username <name>      3-30 letters, digits, "_" or "-" (required)
+  --username <name>      \${USERNAME_RULE} (required)
   --name <display name>  shown on the profile (default: the username)
   --remote               the deployed D1 database (applies no migrations: npm run db:migrate:remote)
   --libsql               the libSQL database of LIBSQL_URL, else start:node's local file

@@ -4,7 +4,8 @@
  * `--persist-to <dir>` is also given to the migration step, so both use the same local state.
  *
  * APP_SECRET comes from the environment or `.dev.vars`; without either, a local one is made once
- * and kept in the local state directory (see localAppSecret).
+ * and kept in the local state directory (see localAppSecret). It reaches wrangler through a file
+ * only the user can read (`--env-file`), never on a command line, where `ps` shows it to anyone.
  *
  * The configuration (wrangler.toml, .dev.vars, --var) is checked as the Worker checks it before
  * anything starts: a bad value stops here with its message, not as a 500 on every request.
@@ -14,6 +15,8 @@
  * other host and refuses it with a public APP_URL, and `npm run deploy` refuses it in wrangler.toml).
  */
 import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { localAppSecret } from "../src/node/config";
 import { devVar } from "./lib/dev-vars";
 import { localConfigProblem } from "./lib/local-config";
@@ -45,14 +48,17 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
-// wrangler reads .dev.vars itself; a secret from the environment or the local state is handed over.
+// wrangler reads .dev.vars itself; a secret from the environment or the local state is handed over
+// in a 0600 file. Given --env-file, wrangler reads only the files named, so .dev.vars (or the .env
+// files it would have read) come first and the secret's file last.
+const secretFile = secret ? writeSecretFile(persistTo[1] || ".wrangler/state", secret) : undefined;
 // Readable logs, and the Analytics Engine data points production would record, in the terminal.
 const devArgs = [
   "dev",
   "--show-interactive-dev-session=false",
   "--var",
   "LOG_FORMAT:pretty",
-  ...(secret ? ["--var", `APP_SECRET:${secret}`] : []),
+  ...(secretFile ? [...envFilesWranglerWouldRead(args), secretFile].flatMap((file) => ["--env-file", file]) : []),
   ...limitsVar,
   ...args,
 ];
@@ -61,3 +67,18 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => dev.kill(signal));
 }
 dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+
+function writeSecretFile(directory: string, value: string): string {
+  mkdirSync(directory, { recursive: true });
+  const path = join(directory, "app-secret.env");
+  writeFileSync(path, `APP_SECRET=${value}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return path;
+}
+
+/** The files `wrangler dev` loads when not given --env-file: .dev.vars, else the .env files. */
+function envFilesWranglerWouldRead(devArgs: string[]): string[] {
+  if (devArgs.includes("--env-file")) return [];
+  if (existsSync(".dev.vars")) return [".dev.vars"];
+  return [".env", ".env.local"].filter((file) => existsSync(file));
+}

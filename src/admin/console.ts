@@ -342,6 +342,9 @@ function wire() {
 
   window.addEventListener("hashchange", () => void route());
   show("sign-in");
+  // The form posts, never GETs, and cannot be sent at all before this script has taken it over:
+  // its button (and so Enter's implicit submission) stays disabled until now.
+  element<HTMLFormElement>("sign-in").querySelector("button")?.removeAttribute("disabled");
 }
 
 wire();

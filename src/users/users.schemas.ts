@@ -29,11 +29,14 @@ export const EmailSchema = z
   .pipe(z.email({ message: "Invalid email" }))
   .openapi({ example: "ann@example.com", description: "Trimmed and lower-cased before it is stored or compared." });
 
+/** The username rule in words, for messages and for the CLIs' help (one wording, one rule). */
+export const USERNAME_RULE = "3 to 32 characters: letters, digits and underscore (stored lower-case)";
+
 export const UsernameSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9_]{3,32}$/, "3 to 32 characters: letters, digits and underscore")
+  .regex(/^[a-z0-9_]{3,32}$/, USERNAME_RULE)
   .openapi({ example: "ann", description: "`^[a-z0-9_]{3,32}$`, stored lower-case." });
 
 export const DisplayNameSchema = z

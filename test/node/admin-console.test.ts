@@ -120,6 +120,24 @@ describe("the admin console in Chromium", () => {
     expect(await res.text()).not.toMatch(/<script(?![^>]*src="\/admin\/admin\.js")/);
   });
 
+  it("the sign-in form cannot send the password in a URL, even before the script runs", async () => {
+    const html = await (await fetch(`${server.base}/admin/`)).text();
+    expect(html).toMatch(/<form id="sign-in"[^>]*method="post"/);
+    // A browser that has not run the script yet: Enter in the password field submits nothing.
+    const bare = await browser.newPage();
+    await bare.route("**/admin/admin.js", (route) => route.abort());
+    const urls: string[] = [];
+    bare.on("request", (request) => urls.push(request.url()));
+    await bare.goto(`${server.base}/admin/`);
+    await bare.locator("#sign-in").getByLabel("Email").fill(ADMIN.email);
+    await bare.locator("#sign-in").getByLabel("Password").fill(ADMIN.password);
+    await bare.locator("#sign-in").getByLabel("Password").press("Enter");
+    await bare.waitForTimeout(300);
+    expect(bare.url()).toBe(`${server.base}/admin/`);
+    expect(urls.filter((url) => url.includes("password") || url.includes("demo"))).toEqual([]);
+    await bare.close();
+  });
+
   it("a member who signs in is told it is for admins and sees nothing else", async () => {
     await signIn(MEMBER);
     await expect.poll(() => page.getByRole("status").textContent()).toContain("This console is for admins");

@@ -71,6 +71,89 @@ describe("npm run deploy's preflight", () => {
     ]);
   });
 
+  it("judges what wrangler would deploy: the --env section and the --var overrides", () => {
+    const ready: WranglerToml = {
+      d1_databases: [{ binding: "DB", database_id: "4b0c2a3e-5f61-4d1a-9c2b-7e8f9a0b1c2d" }],
+      kv_namespaces: [{ binding: "CACHE", id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0" }],
+      vars: {
+        MAIL_TRANSPORT: "cloudflare",
+        APP_URL: "https://app.example.com",
+        TOKEN_ISSUER: "https://users.example.com",
+      },
+    };
+    // A ready top level does not vouch for an [env] section: vars and bindings are not inherited.
+    const staging: WranglerToml = {
+      ...ready,
+      env: {
+        staging: {
+          d1_databases: ready.d1_databases,
+          kv_namespaces: ready.kv_namespaces,
+          vars: {
+            MAIL_TRANSPORT: "log",
+            APP_URL: "http://localhost:8787",
+            TOKEN_ISSUER: "https://s.example.com",
+            RATE_LIMITS: "off",
+          },
+        },
+      },
+    };
+    expect(preflightProblems(staging)).toEqual([]);
+    for (const args of [["--env", "staging"], ["-e", "staging"], ["--env=staging"]]) {
+      expect(preflightProblems(staging, args)).toEqual([
+        expect.stringMatching(/^MAIL_TRANSPORT is log/),
+        expect.stringMatching(/^APP_URL is http:\/\/localhost:8787/),
+        expect.stringMatching(/^RATE_LIMITS is off/),
+      ]);
+    }
+    expect(preflightProblems(staging, ["--env", "prod"])).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^--env prod: wrangler.toml has no \[env.prod\]/)]),
+    );
+    // --var overrides what the file says, in both directions.
+    expect(preflightProblems(ready, ["--var", "MAIL_TRANSPORT:log"])).toEqual([
+      expect.stringMatching(/^MAIL_TRANSPORT is log/),
+    ]);
+    expect(preflightProblems(ready, ["--var", "RATE_LIMITS:off", "APP_URL:http://127.0.0.1:8787"])).toEqual([
+      expect.stringMatching(/^APP_URL is http:\/\/127.0.0.1:8787/),
+      expect.stringMatching(/^RATE_LIMITS is off/),
+    ]);
+    expect(preflightProblems(ready, ["--var=PASSWORD_HASH_COST:low"])).toEqual([
+      expect.stringMatching(/^PASSWORD_HASH_COST is low/),
+    ]);
+    expect(
+      preflightProblems(staging, [
+        "--env",
+        "staging",
+        "--var",
+        "MAIL_TRANSPORT:resend",
+        "APP_URL:https://s.example.com",
+        "RATE_LIMITS:on",
+      ]),
+    ).toEqual([]);
+  });
+
+  it("refuses http:// origins, not only localhost ones", () => {
+    const ready: WranglerToml = {
+      vars: {
+        MAIL_TRANSPORT: "cloudflare",
+        APP_URL: "http://app.example.com",
+        TOKEN_ISSUER: "https://users.example.com",
+      },
+    };
+    expect(preflightProblems(ready)).toEqual([
+      expect.stringMatching(/^APP_URL is http:\/\/app.example.com: a deployed origin is https:\/\//),
+    ]);
+    const cors = {
+      vars: {
+        ...ready.vars,
+        APP_URL: "https://app.example.com",
+        CORS_ALLOWED_ORIGINS: "https://a.example.com,http://b.example.com",
+      },
+    };
+    expect(preflightProblems(cors)).toEqual([
+      expect.stringMatching(/^CORS_ALLOWED_ORIGINS lists http:\/\/b.example.com/),
+    ]);
+  });
+
   it("`npm run deploy` stops with the list before calling wrangler", () => {
     const result = spawnSync("npm", ["run", "--silent", "deploy"], { encoding: "utf8" });
     expect(result.status).toBe(1);

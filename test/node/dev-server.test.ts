@@ -3,7 +3,7 @@
  * the real `npm start` (migrations + wrangler dev) serves it and is driven over HTTP.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -89,6 +89,9 @@ describe("npm run create-admin", () => {
       /Usage: npm run create-admin -- --email <email> --username <name> \[--name <display name>\]/,
     );
     expect(help.stdout).toContain("ADMIN_PASSWORD");
+    // The help states the rule the API enforces: 3 to 32, underscore, no hyphen.
+    expect(help.stdout).toMatch(/--username <name> +3 to 32 characters: letters, digits and underscore/);
+    expect(help.stdout).not.toMatch(/3-30|"-"/);
     const unknown = npmRun("create-admin", ["--emial", "a@example.com"]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/^create-admin: Unknown option '--emial'/);
@@ -220,6 +223,24 @@ describe("npm start (wrangler dev) driven over HTTP", () => {
       expect(res.status).toBe(201);
     }
     expect(server.output()).toContain("rate limits are OFF for requests to localhost");
+  });
+
+  it("APP_SECRET is on no process's command line (ps shows those to every local user)", () => {
+    const secret = readFileSync(join(state, "app-secret"), "utf8").trim();
+    expect(secret.length).toBeGreaterThan(20);
+    const commandLines = readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+        } catch {
+          return "";
+        }
+      });
+    expect(commandLines.some((line) => line.includes("wrangler") && line.includes("dev"))).toBe(true);
+    expect(commandLines.filter((line) => line.includes(secret))).toEqual([]);
+    // It reaches wrangler in a file only the user can read.
+    expect(statSync(join(state, "app-secret.env")).mode & 0o077).toBe(0);
   });
 
   it("a seeded demo user signs in with the demo password", async () => {
