@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Actor } from "../src/authz/actor";
 import { type Action, actions, can } from "../src/authz/policy";
-import type { Role } from "../src/db/schema";
+import type { Role, User } from "../src/db/schema";
 
 /**
  * The authorization policy itself, caller by action: what the users service, the rate-limit
@@ -15,7 +15,7 @@ function actor(role: Role, id: string): Actor {
   return {
     sessionId: "s",
     user: { id, role, emailVerified: true },
-    credential: { kind: "access-token", expiresAt: new Date(0) },
+    credential: { kind: "session", tokenHash: "h", user: {} as User },
   };
 }
 

@@ -126,10 +126,20 @@ export function createAuthService({
     async authenticate(token) {
       if (isCompactJws(token)) {
         const claims = await accessTokens.verify(token);
+        // The one rule for a stale token (docs/tokens.md): its session is not looked up for a
+        // read, but its user is, through the cache (which sees every write made in this location):
+        // a disabled or deleted user's token is a 401 everywhere.
+        const user = await users.findById(claims.sub);
+        if (user?.status !== "active") {
+          throw new UnauthorizedError(
+            "The user of this access token is disabled or no longer exists.",
+            "invalid_token",
+          );
+        }
         return {
           sessionId: claims.sid,
           user: { id: claims.sub, role: claims.role, emailVerified: claims.email_verified },
-          credential: { kind: "access-token", expiresAt: new Date(claims.exp * 1000) },
+          credential: { kind: "access-token", expiresAt: new Date(claims.exp * 1000), user },
         };
       }
       if (!isWellFormedToken(token)) throw new UnauthorizedError("The bearer token is malformed.", "invalid_token");
@@ -144,14 +154,9 @@ export function createAuthService({
     },
 
     async me(actor) {
-      if (actor.credential.kind === "session") return actor.credential.user;
-      // Trusted without a session check (a read of one's own data); the user itself is read through
-      // the cache, which sees every write made in this location.
-      const user = await users.findById(actor.user.id);
-      if (user?.status !== "active") {
-        throw new UnauthorizedError("The user of this access token is disabled or no longer exists.", "invalid_token");
-      }
-      return user;
+      // Loaded with the credential: the session's user, or (for an access token) the user read
+      // through the cache, which sees every write made in this location.
+      return actor.credential.user;
     },
 
     async issueAccessToken(actor) {

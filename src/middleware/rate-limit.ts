@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import type { Actor } from "../authz/actor";
 import { can } from "../authz/policy";
 import type { AppEnv } from "../http/router";
 import { clientAddressKey } from "../lib/client-address";
@@ -7,6 +8,9 @@ import { policyHeader, type RateLimitPolicy } from "../limits/policies";
 import type { RateLimiter } from "../limits/rate-limiter";
 
 type LimitedEnv = AppEnv<{ limiter: RateLimiter }>;
+/** Who can tell whether a caller is an admin now (the users service). */
+type AdminCheck = { standsAsAdmin(actor: Actor | null): Promise<boolean> };
+type AdminAwareEnv = AppEnv<{ limiter: RateLimiter; users: AdminCheck }>;
 type KeyOf = (c: Context<LimitedEnv>) => string | null | Promise<string | null>;
 
 /**
@@ -28,7 +32,17 @@ export function clientAddress(c: Context): string {
   return clientAddressKey(c.req.header("CF-Connecting-IP"));
 }
 
-/** Sign-ups by admins are not throttled per address; everyone else's are. Runs after auth. */
-export function unlessAdmin(c: Context<LimitedEnv>): string | null {
-  return can(c.get("actor"), "users:administer") ? null : clientAddress(c);
+/**
+ * `policy` per client address, except for admins (sign-ups an admin makes). Runs after auth. The
+ * exemption rests on the live session and the role in D1, never on a token's role claim: a demoted
+ * or signed-out admin's access token is limited like anyone's.
+ */
+export function rateLimitUnlessAdmin(policy: RateLimitPolicy) {
+  return createMiddleware<AdminAwareEnv>(async function rateLimitUnlessAdmin(c, next) {
+    const actor = c.get("actor");
+    if (can(actor, "users:administer") && (await c.get("services").users.standsAsAdmin(actor))) return next();
+    c.header("RateLimit-Policy", policyHeader(policy), { append: true });
+    await c.get("services").limiter.enforce(policy, clientAddress(c));
+    await next();
+  });
 }

@@ -7,7 +7,7 @@ import type { IdempotencyService } from "../idempotency/idempotency.service";
 import { idempotent } from "../idempotency/idempotent";
 import { rateLimitPolicies } from "../limits/policies";
 import { optionalAuth, requireAuth } from "../middleware/authenticate";
-import { rateLimit, unlessAdmin } from "../middleware/rate-limit";
+import { rateLimitUnlessAdmin } from "../middleware/rate-limit";
 import {
   CreateUserBodySchema,
   encodeCursor,
@@ -74,7 +74,7 @@ const createUser = createRoute({
   summary: "Create a user",
   description:
     "Open to anyone while sign-up is open (`SIGNUP_OPEN`), else to admins. Only admins may send `role` or `status`.",
-  middleware: [optionalAuth(), rateLimit(rateLimitPolicies.signupPerClient, unlessAdmin)] as const,
+  middleware: [optionalAuth(), rateLimitUnlessAdmin(rateLimitPolicies.signupPerClient)] as const,
   security: [{}, ...bearerSecurity],
   request: {
     headers: z.object({ "idempotency-key": IdempotencyKeySchema }),

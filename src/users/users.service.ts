@@ -1,6 +1,7 @@
 import type { Actor } from "../authz/actor";
 import { type Action, can, guardFor, type StandingCheck } from "../authz/policy";
 import type { AppConfig } from "../config";
+import type { SessionGuard } from "../db/guards";
 import type { User } from "../db/schema";
 import {
   type AppError,
@@ -29,6 +30,8 @@ export type UserPage = { users: User[]; hasMore: boolean };
 export type UsersService = {
   create(actor: Actor | null, input: CreateUserInput): Promise<User>;
   get(actor: Actor | null, id: string): Promise<UserReadResult>;
+  /** True when the caller is an admin now: a live session and the admin role in D1, not a claim. */
+  standsAsAdmin(actor: Actor | null): Promise<boolean>;
   list(actor: Actor, filter: UserListFilter): Promise<UserPage>;
   update(actor: Actor, id: string, input: UpdateUserInput, precondition?: Precondition): Promise<User>;
   delete(actor: Actor, id: string, precondition?: Precondition): Promise<void>;
@@ -64,6 +67,17 @@ export function createUsersService({
   limiter,
   now = () => new Date(),
 }: UsersServiceDeps): UsersService {
+  /** Whether the guard still holds in D1: false for an ended session or a role since taken away. */
+  async function stands(guard: SessionGuard): Promise<boolean> {
+    try {
+      await standing.check(guard);
+      return true;
+    } catch (error) {
+      if (error instanceof UnauthorizedError || error instanceof ForbiddenError) return false;
+      throw error;
+    }
+  }
+
   return {
     async create(actor, input) {
       const administers = can(actor, "users:administer");
@@ -82,19 +96,21 @@ export function createUsersService({
     },
 
     async get(actor, id) {
-      const view = can(actor, "user:read-private", { userId: id }) ? "full" : "public";
+      let view: UserReadResult["view"] = can(actor, "user:read-private", { userId: id }) ? "full" : "public";
       // An admin's view of someone else rests on the role: checked in D1, not on the caller's copy.
+      // A token that no longer carries it (demoted, signed out) still reads what anyone may.
       if (actor && view === "full" && actor.user.id !== id) {
-        await standing.check(guardFor(actor, ["user:read-private"], { userId: id }, now()));
+        if (!(await stands(guardFor(actor, ["user:read-private"], { userId: id }, now())))) view = "public";
       }
       // Only the public profile may come from a copy a few seconds old: owners read their writes.
       const user = ID_PATTERN.test(id) ? await users.findById(id, { allowStale: view === "public" }) : null;
       if (!user) throw new NotFoundError(USER_NOT_FOUND);
-      // Reading oneself by access token trusts the token, not a disabled account (its tokens are a 401).
-      if (actor?.user.id === id && user.status !== "active") {
-        throw new UnauthorizedError("The user of this token is disabled.", "invalid_token");
-      }
       return { user, view };
+    },
+
+    async standsAsAdmin(actor) {
+      if (!actor || !can(actor, "users:administer")) return false;
+      return stands(guardFor(actor, ["users:administer"], undefined, now()));
     },
 
     async list(actor, filter) {
