@@ -10,6 +10,7 @@ import { createClient } from "@libsql/client";
 import { log } from "./lib/log";
 import { DEFAULT_LIBSQL_URL, DEFAULT_NODE_PORT, ensureDatabaseDirectory, localAppSecret } from "./node/config";
 import { readMigrations } from "./node/migrations";
+import { parseTrustedProxies } from "./node/client-address";
 import { startNodeServer } from "./node/server";
 
 const { values } = parseArgs({
@@ -29,6 +30,14 @@ if (!process.env.APP_SECRET && url.startsWith("file:")) {
 }
 
 const port = Number(values.port ?? process.env.PORT ?? DEFAULT_NODE_PORT);
+// Reverse proxies whose X-Forwarded-For is believed; a bad value stops here, before anything serves.
+let trustedProxies: ReturnType<typeof parseTrustedProxies>;
+try {
+  trustedProxies = parseTrustedProxies(process.env.TRUSTED_PROXIES);
+} catch (error) {
+  log("error", error instanceof Error ? error.message : String(error));
+  process.exit(1);
+}
 // With LIBSQL_SYNC_URL, the file is a Turso embedded replica: reads local, writes to the primary.
 const syncUrl = process.env.LIBSQL_SYNC_URL || undefined;
 const client = createClient({
@@ -45,7 +54,9 @@ const node = await startNodeServer({
   port,
   hostname: values.host,
   rateLimits: values["rate-limits"],
+  trustedProxies,
 });
+if (trustedProxies.count > 0) log("info", `X-Forwarded-For is read from ${trustedProxies.count} trusted proxy ranges`);
 if (!values["rate-limits"]) log("warn", "rate limits are OFF (--no-rate-limits): every request is let through");
 log("info", `edge-users on Node: http://${values.host ?? "127.0.0.1"}:${port} (database ${url.split("?")[0]})`);
 

@@ -16,6 +16,7 @@ import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import { rateLimitPolicies } from "../limits/policies";
 import type { QueuedMail } from "../mail/mail";
+import { clientAddressOf, NO_TRUSTED_PROXIES, type TrustedProxies } from "./client-address";
 import { createMemoryKv } from "./memory-kv";
 import { createMemoryQueue } from "./memory-queue";
 import { createMemoryRateLimit } from "./memory-rate-limit";
@@ -47,7 +48,8 @@ const waitUntil = (task: Promise<unknown>) =>
 
 /**
  * Migrates, then serves. Nothing sits in front of this server to vouch for CF-Connecting-IP, so
- * whatever a client sends there is replaced by the socket's address.
+ * whatever a client sends there is replaced by the client's address: the socket's, or, for a
+ * request from one of `trustedProxies`, the one its X-Forwarded-For names (src/node/client-address.ts).
  */
 export async function startNodeServer({
   client,
@@ -55,6 +57,7 @@ export async function startNodeServer({
   port,
   hostname = "127.0.0.1",
   rateLimits = true,
+  trustedProxies = NO_TRUSTED_PROXIES,
 }: {
   client: Client;
   migrations: Migration[];
@@ -62,6 +65,8 @@ export async function startNodeServer({
   hostname?: string;
   /** Off only on request (`--no-rate-limits`): a load test or a frontend's test suite on one machine. */
   rateLimits?: boolean;
+  /** Reverse proxies whose X-Forwarded-For is believed (`TRUSTED_PROXIES`); none by default. */
+  trustedProxies?: TrustedProxies;
 }) {
   await applyLibsqlMigrations(client as never, migrations);
   const env = nodeBindings(client, rateLimits);
@@ -69,13 +74,16 @@ export async function startNodeServer({
   const app = createApp(libsqlBackend);
   const handle = getRequestListener((request) => app.fetch(request, env, ctx));
   const server = createServer((incoming, outgoing) => {
-    // The socket's address replaces any CF-Connecting-IP a client sent, in the raw headers the
+    // The client's address replaces any CF-Connecting-IP a client sent, in the raw headers the
     // request is built from (cheaper than copying every request into a new one).
     const raw = incoming.rawHeaders;
+    const forwardedFor: string[] = [];
     for (let i = raw.length - 2; i >= 0; i -= 2) {
-      if (raw[i]?.toLowerCase() === "cf-connecting-ip") raw.splice(i, 2);
+      const name = raw[i]?.toLowerCase();
+      if (name === "cf-connecting-ip") raw.splice(i, 2);
+      else if (name === "x-forwarded-for") forwardedFor.unshift(raw[i + 1] ?? "");
     }
-    raw.push("CF-Connecting-IP", incoming.socket.remoteAddress ?? "unknown");
+    raw.push("CF-Connecting-IP", clientAddressOf(incoming.socket.remoteAddress, forwardedFor, trustedProxies));
     return handle(incoming, outgoing);
   }).listen(port, hostname);
   // The Worker's per-minute cron, as a timer.
