@@ -23,7 +23,7 @@ describe("hono/client with AppType", () => {
       name: "Typed Client",
       password: "a typed passphrase",
     };
-    const created = await client.api.users.$post({ header: {}, json: account });
+    const created = await client.api.users.$post({ json: account });
     expect(created.status).toBe(201);
     if (created.status !== 201) return;
     const user = await created.json();
@@ -39,10 +39,7 @@ describe("hono/client with AppType", () => {
     if (me.status !== 200) throw new Error(`me: ${me.status}`);
     expect((await me.json()).email).toBe(account.email);
 
-    const renamed = await client.api.users[":id"].$patch(
-      { param: { id: user.id }, header: {}, json: { name: "Renamed" } },
-      auth,
-    );
+    const renamed = await client.api.users[":id"].$patch({ param: { id: user.id }, json: { name: "Renamed" } }, auth);
     if (renamed.status !== 200) throw new Error(`patch: ${renamed.status}`);
     expect((await renamed.json()).name).toBe("Renamed");
 
@@ -51,11 +48,24 @@ describe("hono/client with AppType", () => {
     expect(await profile.json()).toMatchObject({ id: user.id, name: "Renamed" });
   });
 
-  it("an error is a problem+json response (errors are thrown, not typed, so the client reads it as one)", async () => {
+  it("a documented problem is a typed response: narrowing on its status gives the Problem's fields", async () => {
     const res = await client.api.users[":id"].$get({ param: { id: "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" } });
-    expect(res.status as number).toBe(404);
+    expect(res.status).toBe(404);
     expect(res.headers.get("Content-Type")).toBe("application/problem+json");
-    expect(((await res.json()) as { type: string }).type).toBe("/problems/not-found");
+    if (res.status !== 404) throw new Error(`expected 404, got ${res.status}`);
+    const problem = await res.json();
+    // Typed: `type`, `status` and `requestId` are the Problem schema's fields, without a cast.
+    const { type, status, requestId }: { type: string; status: number; requestId: string } = problem;
+    expect({ type, status }).toEqual({ type: "/problems/not-found", status: 404 });
+    expect(requestId).toBeTruthy();
+
+    // Optional headers may be sent, or left out as above.
+    const keyed = await client.api.users.$post({
+      header: { "idempotency-key": `k-${unique()}` },
+      json: { email: "not an email", username: "x", name: "x", password: "x" },
+    });
+    if (keyed.status !== 400) throw new Error(`expected 400, got ${keyed.status}`);
+    expect((await keyed.json()).type).toBe("/problems/validation");
   });
 });
 

@@ -60,6 +60,16 @@ describe("GET /openapi.json", () => {
     expect(doc.paths["/api/users"]?.get?.security).toEqual([{ bearerAuth: [] }]);
   });
 
+  it("names each schema once, for one thing: the sign-in answer is SignIn, a listed session is Session", async () => {
+    const doc = await document();
+    const ref = (content: unknown) => JSON.stringify(content);
+    expect(ref(doc.paths["/api/auth/login"]?.post?.responses["200"]?.content)).toContain("#/components/schemas/SignIn");
+    expect(doc.components.schemas.SignIn?.required).toEqual(expect.arrayContaining(["token", "accessToken", "user"]));
+    expect(ref(doc.components.schemas.SessionList)).toContain("#/components/schemas/Session");
+    expect(doc.components.schemas.Session?.required).toEqual(expect.arrayContaining(["id", "current", "userAgent"]));
+    expect(ref(doc.components.schemas.Session)).not.toContain('"token"');
+  });
+
   it("documents problem+json error responses", async () => {
     const doc = await document();
     const patch = doc.paths["/api/users/{id}"]?.patch;

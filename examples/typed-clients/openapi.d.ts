@@ -559,19 +559,22 @@ export interface components {
         };
         /** @description The caller's live sessions, newest first (at most 100). */
         SessionList: {
-            data: {
-                id: string;
-                /** Format: date-time */
-                createdAt: string;
-                /** Format: date-time */
-                expiresAt: string;
-                /** @description The session of the token that made this request */
-                current: boolean;
-                /** @description The User-Agent of the sign-in (cleaned, at most 256 characters) */
-                userAgent: string | null;
-            }[];
+            data: components["schemas"]["Session"][];
         };
+        /** @description A live session, as its owner sees it (never its token). */
         Session: {
+            id: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description The session of the token that made this request */
+            current: boolean;
+            /** @description The User-Agent of the sign-in (cleaned, at most 256 characters) */
+            userAgent: string | null;
+        };
+        /** @description A sign-in's answer: the new session's token, an access token, and the user. */
+        SignIn: {
             /** @description The session's bearer token; shown only this once. */
             token: string;
             /** Format: date-time */
@@ -1752,7 +1755,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Session"];
+                    "application/json": components["schemas"]["SignIn"];
                 };
             };
             /** @description The request did not match its schema; `errors` lists each failing path. Or: The request body is not valid JSON in UTF-8. Or: The link's token is unknown, already used, expired, replaced by a newer link, or was sent to an address the account no longer has. */

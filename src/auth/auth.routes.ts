@@ -10,7 +10,7 @@ import {
   LoginBodySchema,
   SessionIdParamsSchema,
   SessionListSchema,
-  SessionSchema,
+  SignInSchema,
 } from "./auth.schemas";
 import type { AuthService, SessionView } from "./auth.service";
 
@@ -37,7 +37,7 @@ const login = createRoute({
     "Exchanges email and password for a session token (opaque, 7 days by default) and a short-lived access token (a signed JWT). A wrong email, a wrong password and a disabled account all give the same 401, after the same work. With REQUIRE_EMAIL_VERIFICATION on, a right password for an unverified address is a 403 `/problems/email-not-verified`, and a fresh verification link is mailed.",
   middleware: [rateLimit(rateLimitPolicies.loginPerClient, clientAddress)] as const,
   request: { body: jsonBody(LoginBodySchema, "Credentials") },
-  responses: { 200: jsonResponse(SessionSchema, "A new session"), ...problemResponses(400, 401, 403, 413, 415, 429) },
+  responses: { 200: jsonResponse(SignInSchema, "A new session"), ...problemResponses(400, 401, 403, 413, 415, 429) },
 });
 
 const logout = createRoute({

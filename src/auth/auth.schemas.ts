@@ -9,7 +9,7 @@ export const LoginBodySchema = z
   })
   .openapi("Login");
 
-export const SessionSchema = z
+export const SignInSchema = z
   .object({
     token: z.string().openapi({ description: "The session's bearer token; shown only this once." }),
     expiresAt: z.string().openapi({ format: "date-time" }),
@@ -20,7 +20,7 @@ export const SessionSchema = z
     accessTokenExpiresAt: z.string().openapi({ format: "date-time" }),
     user: UserSchema,
   })
-  .openapi("Session");
+  .openapi("SignIn", { description: "A sign-in's answer: the new session's token, an access token, and the user." });
 
 export const AccessTokenSchema = z
   .object({
@@ -37,19 +37,21 @@ export const SessionIdParamsSchema = z.object({
     .openapi({ param: { name: "id", in: "path" }, example: "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" }),
 });
 
+export const SessionViewSchema = z
+  .object({
+    id: z.string(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+    expiresAt: z.string().openapi({ format: "date-time" }),
+    current: z.boolean().openapi({ description: "The session of the token that made this request" }),
+    userAgent: z
+      .string()
+      .nullable()
+      .openapi({ description: "The User-Agent of the sign-in (cleaned, at most 256 characters)" }),
+  })
+  .openapi("Session", { description: "A live session, as its owner sees it (never its token)." });
+
 export const SessionListSchema = z
   .object({
-    data: z.array(
-      z.object({
-        id: z.string(),
-        createdAt: z.string().openapi({ format: "date-time" }),
-        expiresAt: z.string().openapi({ format: "date-time" }),
-        current: z.boolean().openapi({ description: "The session of the token that made this request" }),
-        userAgent: z
-          .string()
-          .nullable()
-          .openapi({ description: "The User-Agent of the sign-in (cleaned, at most 256 characters)" }),
-      }),
-    ),
+    data: z.array(SessionViewSchema),
   })
   .openapi("SessionList", { description: "The caller's live sessions, newest first (at most 100)." });

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import type { ClientErrorStatusCode } from "hono/utils/http-status";
 import { problemKinds } from "../lib/errors";
 
 export const ProblemSchema = z
@@ -19,21 +20,32 @@ for (const kind of Object.values(problemKinds)) {
   byStatus.set(kind.status, known ? `${known} Or: ${kind.description}` : kind.description);
 }
 
+/** A problem response entry, typed so that hono/client (AppType) narrows on its status. */
+type ProblemEntry = { description: string; content: { "application/problem+json": { schema: typeof ProblemSchema } } };
+type ProblemEntries<S extends number> = { [Status in S]: ProblemEntry };
+/** What every /api route can answer: 413 and 415, 429 (the per-address limit), 500 and 503. */
+type EveryApiRoute = 413 | 415 | 429 | 500 | 503;
+
 /**
  * OpenAPI response entries for the problem statuses an /api route can answer with, plus what every
  * /api route can answer: 413 and 415 (a body that is too large or not JSON, on any method), 429
- * (the per-address limit), 500 and 503.
+ * (the per-address limit), 500 and 503. The statuses stay literal types: a typed client sees each
+ * documented problem as a response it can narrow on.
  */
-export function problemResponses(...statuses: number[]) {
-  return problemEntries([...statuses, 413, 415, 429, 500, 503]);
+export function problemResponses<const S extends readonly ClientErrorStatusCode[]>(
+  ...statuses: S
+): ProblemEntries<S[number] | EveryApiRoute> {
+  return problemEntries([...statuses, 413, 415, 429, 500, 503]) as ProblemEntries<S[number] | EveryApiRoute>;
 }
 
 /** The same for routes outside /api (no body checks, no rate limit): the given statuses, 500 and 503. */
-export function outsideApiProblemResponses(...statuses: number[]) {
-  return problemEntries([...statuses, 500, 503]);
+export function outsideApiProblemResponses<const S extends readonly ClientErrorStatusCode[]>(
+  ...statuses: S
+): ProblemEntries<S[number] | 500 | 503> {
+  return problemEntries([...statuses, 500, 503]) as ProblemEntries<S[number] | 500 | 503>;
 }
 
-function problemEntries(statuses: number[]) {
+function problemEntries(statuses: number[]): Record<number, ProblemEntry> {
   return Object.fromEntries(
     [...new Set(statuses)].sort().map((status) => [
       status,
