@@ -39,7 +39,7 @@ npm run start:node serves). Run in a terminal, it asks for the password without 
 ADMIN_PASSWORD. (--password <password> works too, but npm prints it and the shell keeps it.)
 
   --email <email>        the admin's email address (required)
-  --username <name>      \${USERNAME_RULE} (required)
+  --username <name>      ${USERNAME_RULE} (required)
   --name <display name>  shown on the profile (default: the username)
   --remote               the deployed D1 database (applies no migrations: npm run db:migrate:remote)
   --libsql               the libSQL database of LIBSQL_URL, else start:node's local file
