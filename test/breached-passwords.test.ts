@@ -279,6 +279,24 @@ describe("the range API down, slow or wrong: fail open, with a warning and a dat
   });
 });
 
+describe("the problem type is documented", () => {
+  it("GET /problems/breached-password describes it, and the OpenAPI document lists 422 on the three routes", async () => {
+    const res = await apiWith({}, "GET", "/problems/breached-password");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ type: "/problems/breached-password", status: 422 });
+    const document = (await (await apiWith({}, "GET", "/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>>;
+    };
+    for (const [path, method] of [
+      ["/api/users", "post"],
+      ["/api/users/{id}", "patch"],
+      ["/api/auth/password-reset/confirm", "post"],
+    ] as const) {
+      expect(document.paths[path]?.[method]?.responses["422"]?.description).toContain("known data breach");
+    }
+  });
+});
+
 describe("observability of a refusal", () => {
   it("a breached password is a breached_password security data point", async () => {
     const analytics = capturingAnalytics();
