@@ -27,6 +27,10 @@ export default defineConfig(async () => {
                   RESEND_API_KEY: "re_test_key",
                   // A failed delivery is retried at once, so the dead-letter path takes milliseconds.
                   MAIL_RETRY_BASE_DELAY_SECONDS: "0",
+                  // wrangler.toml says refuse; only the tests about it turn it on, against the stand-in
+                  // for Pwned Passwords in test/helpers/pwned-passwords.ts (never the network).
+                  PASSWORD_BREACH_CHECK: "off",
+                  PASSWORD_BREACH_API_URL: "https://pwned-passwords.test",
                 },
                 // wrangler.toml's consumers, without waiting to fill a batch, and fewer retries.
                 queueConsumers: {
@@ -40,7 +44,11 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["test/**/*.test.ts"],
             exclude: ["test/node/**"],
-            setupFiles: ["./test/setup/apply-migrations.ts", "./test/setup/mailbox.ts"],
+            setupFiles: [
+              "./test/setup/apply-migrations.ts",
+              "./test/setup/mailbox.ts",
+              "./test/setup/pwned-passwords.ts",
+            ],
           },
         },
         {

@@ -10,6 +10,9 @@
  * The configuration (wrangler.toml, .dev.vars, --var) is checked as the Worker checks it before
  * anything starts: a bad value stops here with its message, not as a 500 on every request.
  *
+ * PASSWORD_BREACH_CHECK is off (no calls to Pwned Passwords, so it runs offline) unless `.dev.vars`
+ * or a `--var PASSWORD_BREACH_CHECK:refuse` says otherwise.
+ *
  * `--no-rate-limits` turns the rate limits off for requests to localhost, for a frontend's test
  * suite that signs up many users from one address (RATE_LIMITS=off; the Worker ignores it for any
  * other host and refuses it with a public APP_URL, and `npm run deploy` refuses it in wrangler.toml).
@@ -30,7 +33,12 @@ const secret = devVar("APP_SECRET")
   ? undefined
   : (process.env.APP_SECRET ?? localAppSecret(persistTo[1] || ".wrangler/state"));
 const limitsVar = noRateLimits ? ["--var", "RATE_LIMITS:off"] : [];
-const problem = localConfigProblem([...limitsVar, ...args], secret ? { APP_SECRET: secret } : {});
+// Offline by default: no lookups in Pwned Passwords unless .dev.vars or a --var asks for them.
+const breachVar =
+  devVar("PASSWORD_BREACH_CHECK") || args.some((arg) => arg.includes("PASSWORD_BREACH_CHECK"))
+    ? []
+    : ["--var", "PASSWORD_BREACH_CHECK:off"];
+const problem = localConfigProblem([...limitsVar, ...breachVar, ...args], secret ? { APP_SECRET: secret } : {});
 if (problem) {
   console.error(
     `npm start: the Worker would refuse this configuration (wrangler.toml, .dev.vars, --var):\n  ${problem}`,
@@ -60,6 +68,7 @@ const devArgs = [
   "LOG_FORMAT:pretty",
   ...(secretFile ? [...envFilesWranglerWouldRead(args), secretFile].flatMap((file) => ["--env-file", file]) : []),
   ...limitsVar,
+  ...breachVar,
   ...args,
 ];
 const dev = spawn("wrangler", devArgs, { stdio: "inherit" });

@@ -21,6 +21,7 @@ import { createPasswordHasher, type PasswordHasher } from "./lib/password";
 import { createSealer, type Sealer } from "./lib/sealing";
 import { createRateLimiter, noRateLimits, type RateLimiter } from "./limits/rate-limiter";
 import { createMailer } from "./mail/mailer";
+import { type BreachCheck, breachCheckOff, createBreachCheck } from "./passwords/breach";
 import { type AccessTokens, createAccessTokens, type VerifiedTokens } from "./tokens/access-tokens";
 import { createSigningKeysRepository } from "./tokens/signing-keys.repository";
 import {
@@ -137,6 +138,7 @@ class RequestServices implements Services {
   #limiter: RateLimiter | undefined;
   #idempotency: IdempotencyService | undefined;
   #readiness: ReadinessProbe | undefined;
+  #breachCheck: BreachCheck | undefined;
 
   constructor(
     private readonly scope: RequestScope,
@@ -150,6 +152,7 @@ class RequestServices implements Services {
       standing: this.sessionsRepository,
       accountMail: this.accountMail,
       hasher: this.isolate.hasher,
+      breachCheck: this.breachCheck,
       config,
       limiter: this.limiter,
     });
@@ -177,6 +180,7 @@ class RequestServices implements Services {
       standing: this.sessionsRepository,
       mailer: createMailer(env.MAIL_QUEUE, this.isolate.sealer("mail-queue")),
       hasher: this.isolate.hasher,
+      breachCheck: this.breachCheck,
       limiter: this.limiter,
       config,
       defer,
@@ -227,6 +231,20 @@ class RequestServices implements Services {
       pingCache: () => env.CACHE.get("readiness-probe"),
     });
     return this.#readiness;
+  }
+
+  // New passwords (sign-up, change, reset) against Pwned Passwords, when PASSWORD_BREACH_CHECK=refuse.
+  // An unanswered lookup lets the password through and is counted in this request's data points.
+  private get breachCheck(): BreachCheck {
+    const { config, metrics } = this.scope;
+    this.#breachCheck ??=
+      config.passwordBreach.check === "refuse"
+        ? createBreachCheck({
+            apiUrl: config.passwordBreach.apiUrl,
+            onFailOpen: (event) => metrics.recordFailOpen(event),
+          })
+        : breachCheckOff;
+    return this.#breachCheck;
   }
 
   get purger(): Purger | null {

@@ -14,6 +14,8 @@ export type Bindings = Env & {
   LIBSQL_AUTH_TOKEN?: string;
   /** The Resend API key (a secret), for MAIL_TRANSPORT=resend. */
   RESEND_API_KEY?: string;
+  /** Pwned Passwords' origin, when not https://api.pwnedpasswords.com (the tests' stand-in). */
+  PASSWORD_BREACH_API_URL?: string;
   /** A ready libSQL client, handed in by hosts other than Workers (src/node.ts). */
   LIBSQL_CLIENT?: import("@libsql/client/web").Client;
 };
@@ -58,6 +60,13 @@ export type AppConfig = {
   signingKeyRotationDays: number;
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "json" | "pretty";
+  /** New passwords are looked up in Have I Been Pwned's Pwned Passwords (src/passwords/breach.ts). */
+  passwordBreach: {
+    /** `refuse`: a password found there is a 422; `off`: no lookup (npm start, the tests). */
+    check: "off" | "refuse";
+    /** The range API's origin; the tests point it at a stand-in. */
+    apiUrl: string;
+  };
 };
 
 const flag = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
@@ -126,6 +135,13 @@ const ConfigSchema = z
     SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
+    PASSWORD_BREACH_CHECK: z.enum(["off", "refuse"]).default("off"),
+    PASSWORD_BREACH_API_URL: z
+      .url({
+        protocol: /^https?$/,
+        message: "PASSWORD_BREACH_API_URL must be an http(s) URL such as https://api.pwnedpasswords.com",
+      })
+      .default("https://api.pwnedpasswords.com"),
     // `npm start -- --no-rate-limits` only: honoured for requests to this machine (localhost).
     RATE_LIMITS: z.enum(["on", "off"]).default("on"),
   })
@@ -200,6 +216,10 @@ export function readConfig(env: Bindings): AppConfig {
     logLevel: result.data.LOG_LEVEL,
     logFormat: result.data.LOG_FORMAT,
     rateLimitsOff: result.data.RATE_LIMITS === "off",
+    passwordBreach: {
+      check: result.data.PASSWORD_BREACH_CHECK,
+      apiUrl: result.data.PASSWORD_BREACH_API_URL.replace(/\/+$/, ""),
+    },
   };
   parsed.set(env, config);
   return config;

@@ -79,7 +79,7 @@ export interface paths {
         put?: never;
         /**
          * Create a user
-         * @description Open to anyone while sign-up is open (`SIGNUP_OPEN`), else to admins. Only admins may send `role` or `status`.
+         * @description Open to anyone while sign-up is open (`SIGNUP_OPEN`), else to admins. Only admins may send `role` or `status`. With `PASSWORD_BREACH_CHECK=refuse`, a password found in a known data breach is `422 /problems/breached-password` and nothing is created.
          */
         post: operations["createUser"];
         delete?: never;
@@ -111,7 +111,7 @@ export interface paths {
         head?: never;
         /**
          * Update a user (owner or admin)
-         * @description Partial update. Users changing their own password or email must send `currentPassword` (422 if wrong); an admin changing another user's needs none. An owner's email change mails the old address a one-time undo link. Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions. Honours `If-Match` (412 when stale).
+         * @description Partial update. Users changing their own password or email must send `currentPassword` (422 if wrong); an admin changing another user's needs none. An owner's email change mails the old address a one-time undo link. Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions; with `PASSWORD_BREACH_CHECK=refuse`, one found in a known data breach is `422 /problems/breached-password` and nothing changes. Honours `If-Match` (412 when stale).
          */
         patch: operations["updateUser"];
         trace?: never;
@@ -335,7 +335,7 @@ export interface paths {
         put?: never;
         /**
          * Set a new password with a reset link
-         * @description The token of a reset link and the new password. The old password stops working, every session of the user ends, and the address the link went to counts as verified.
+         * @description The token of a reset link and the new password. The old password stops working, every session of the user ends, and the address the link went to counts as verified. With `PASSWORD_BREACH_CHECK=refuse`, a password found in a known data breach is `422 /problems/breached-password`: nothing changes and the link still works.
          */
         post: operations["confirmPasswordReset"];
         delete?: never;
@@ -1053,7 +1053,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but cannot be processed, e.g. a wrong current password. */
+            /** @description The request is well-formed but cannot be processed, e.g. a wrong current password. Or: The new password appears in a known data breach (Have I Been Pwned's Pwned Passwords), so attackers try it first; choose another. Nothing was changed. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -1476,7 +1476,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is well-formed but cannot be processed, e.g. a wrong current password. */
+            /** @description The request is well-formed but cannot be processed, e.g. a wrong current password. Or: The new password appears in a known data breach (Have I Been Pwned's Pwned Passwords), so attackers try it first; choose another. Nothing was changed. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -2669,6 +2669,16 @@ export interface operations {
             };
             /** @description Request bodies must be sent as `Content-Type: application/json`. */
             415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is well-formed but cannot be processed, e.g. a wrong current password. Or: The new password appears in a known data breach (Have I Been Pwned's Pwned Passwords), so attackers try it first; choose another. Nothing was changed. */
+            422: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;

@@ -66,10 +66,10 @@ const confirmReset = createRoute({
   tags,
   summary: "Set a new password with a reset link",
   description:
-    "The token of a reset link and the new password. The old password stops working, every session of the user ends, and the address the link went to counts as verified.",
+    "The token of a reset link and the new password. The old password stops working, every session of the user ends, and the address the link went to counts as verified. With `PASSWORD_BREACH_CHECK=refuse`, a password found in a known data breach is `422 /problems/breached-password`: nothing changes and the link still works.",
   security: [],
   request: { body: jsonBody(PasswordResetConfirmBodySchema, "The link's token and the new password") },
-  responses: { 204: { description: "The password is changed" }, ...problemResponses(400, 413, 415) },
+  responses: { 204: { description: "The password is changed" }, ...problemResponses(400, 413, 415, 422) },
 });
 
 const undoEmailChange = createRoute({

@@ -17,6 +17,7 @@ import { generateToken, hashToken, isWellFormedToken } from "../lib/tokens";
 import { accountKey, RateLimitedError, rateLimitPolicies } from "../limits/policies";
 import type { RateLimiter } from "../limits/rate-limiter";
 import type { Mailer } from "../mail/mail";
+import type { BreachCheck } from "../passwords/breach";
 import type { UsersRepository } from "../users/users.repository";
 import type { EmailTokensRepository } from "./email-tokens.repository";
 
@@ -66,6 +67,8 @@ export type AccountsServiceDeps = {
   standing: StandingCheck;
   mailer: Mailer;
   hasher: PasswordHasher;
+  /** A new password found in a known breach is refused (PASSWORD_BREACH_CHECK). */
+  breachCheck: BreachCheck;
   limiter?: RateLimiter;
   config: Pick<AppConfig, "appUrl" | "emailVerificationTtlSeconds" | "passwordResetTtlSeconds">;
   /** How long the undo link of an email change works (default 7 days). */
@@ -93,6 +96,7 @@ export function createAccountsService({
   standing,
   mailer,
   hasher,
+  breachCheck,
   limiter,
   config,
   defer,
@@ -193,6 +197,12 @@ export function createAccountsService({
     },
 
     async confirmPasswordReset(token, password) {
+      // A refused password leaves the link usable, and the breach check (a call to another
+      // service) is spent only on a link that is still good: look at the link, check, then take it.
+      if (!isWellFormedToken(token) || !(await tokens.isPending(await hashToken(token), now()))) {
+        throw new InvalidTokenError();
+      }
+      await breachCheck.refuseIfBreached(password);
       const row = await consume(token, "reset_password");
       let result: Awaited<ReturnType<UsersRepository["update"]>>;
       try {

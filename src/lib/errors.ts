@@ -72,6 +72,12 @@ export const problemKinds = {
     "Unprocessable",
     "The request is well-formed but cannot be processed, e.g. a wrong current password.",
   ),
+  breachedPassword: kind(
+    "breached-password",
+    422,
+    "Breached password",
+    "The new password appears in a known data breach (Have I Been Pwned's Pwned Passwords), so attackers try it first; choose another. Nothing was changed.",
+  ),
   rateLimited: kind(
     "rate-limited",
     429,
@@ -211,6 +217,16 @@ export class UnsupportedMediaTypeError extends AppError {
 export class UnprocessableError extends AppError {
   constructor(detail: string, options: Pick<AppErrorOptions, "securityEvent"> = {}) {
     super(problemKinds.unprocessable, detail, options);
+  }
+}
+
+export class BreachedPasswordError extends AppError {
+  constructor() {
+    super(
+      problemKinds.breachedPassword,
+      "The new password (password) appears in a known data breach: choose another one.",
+      { securityEvent: "breached_password" },
+    );
   }
 }
 

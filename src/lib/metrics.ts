@@ -13,9 +13,16 @@ export class RequestMetrics {
   dbMs = 0;
   kvOperations = 0;
   kvMs = 0;
+  /** Checks that could not run and let the request through (failing open), as analytics events. */
+  failedOpen: string[] | undefined;
 
   recordCache(outcome: CacheOutcome): void {
     if (this.cache === undefined || severity[outcome] > severity[this.cache]) this.cache = outcome;
+  }
+
+  recordFailOpen(event: string): void {
+    this.failedOpen ??= [];
+    this.failedOpen.push(event);
   }
 
   async timeDb<T>(queries: number, run: () => Promise<T>): Promise<T> {

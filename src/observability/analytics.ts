@@ -10,7 +10,8 @@ import type { RequestSummary } from "./request-summary";
  * index1  the route pattern (requests) or `security:<event>`: what Analytics Engine samples by
  * blob1   event: request | login_failed | password_check_failed | forbidden | rate_limited |
  *         password_reset_requested | password_reset | verification_requested | email_verified |
- *         invalid_link_token | email_not_verified
+ *         invalid_link_token | email_not_verified | breached_password | breach_check_unavailable
+ *         (a new password let through unchecked: the range API did not answer in time)
  * blob2   method        blob3  route pattern      blob4  cache outcome (hit-memory|hit-kv|miss|none)
  * blob5   colo          blob6  country            blob7  request id
  * blob8   acting user id (empty when anonymous)

@@ -40,6 +40,7 @@ export function observeRequests() {
     const points = [requestDataPoint(summary)];
     const event = securityEventOf(summary);
     if (event) points.push(securityDataPoint(event, summary));
+    for (const failOpen of summary.failedOpen ?? []) points.push(securityDataPoint(failOpen, summary));
     writeDataPoints(c.env.ANALYTICS, points);
     // Under `wrangler dev` the local binding keeps nothing visible: show what production would record.
     if (pretty) for (const point of points) log("info", "  ↳ analytics", { ...point });

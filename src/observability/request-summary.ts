@@ -23,6 +23,8 @@ export type RequestSummary = {
   clientIp: string;
   /** The security event the request's refusal named, if any (see AppError). */
   securityEvent: string | undefined;
+  /** Checks that could not run and let the request through (e.g. `breach_check_unavailable`). */
+  failedOpen: string[] | undefined;
 };
 
 export function summarize(c: Context<AppEnv>, durationMs: number): RequestSummary {
@@ -44,6 +46,7 @@ export function summarize(c: Context<AppEnv>, durationMs: number): RequestSummar
     userId: c.get("actor")?.user.id ?? "",
     clientIp: c.req.header("CF-Connecting-IP") ?? "",
     securityEvent: c.get("securityEvent") ?? (c.error instanceof AppError ? c.error.securityEvent : undefined),
+    failedOpen: metrics?.failedOpen,
   };
 }
 

@@ -73,7 +73,7 @@ const createUser = createRoute({
   tags,
   summary: "Create a user",
   description:
-    "Open to anyone while sign-up is open (`SIGNUP_OPEN`), else to admins. Only admins may send `role` or `status`.",
+    "Open to anyone while sign-up is open (`SIGNUP_OPEN`), else to admins. Only admins may send `role` or `status`. With `PASSWORD_BREACH_CHECK=refuse`, a password found in a known data breach is `422 /problems/breached-password` and nothing is created.",
   middleware: [optionalAuth(), rateLimitUnlessAdmin(rateLimitPolicies.signupPerClient)] as const,
   security: [{}, ...bearerSecurity],
   request: {
@@ -144,7 +144,7 @@ const updateUser = createRoute({
   tags,
   summary: "Update a user (owner or admin)",
   description:
-    "Partial update. Users changing their own password or email must send `currentPassword` (422 if wrong); an admin changing another user's needs none. An owner's email change mails the old address a one-time undo link. Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions. Honours `If-Match` (412 when stale).",
+    "Partial update. Users changing their own password or email must send `currentPassword` (422 if wrong); an admin changing another user's needs none. An owner's email change mails the old address a one-time undo link. Only admins may change `role` and `status`. A new password or disabling the user ends the user's other sessions; with `PASSWORD_BREACH_CHECK=refuse`, one found in a known data breach is `422 /problems/breached-password` and nothing changes. Honours `If-Match` (412 when stale).",
   middleware: [requireAuth()] as const,
   security: bearerSecurity,
   request: {

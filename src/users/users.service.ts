@@ -17,6 +17,7 @@ import { ID_PATTERN } from "../lib/ids";
 import type { PasswordHasher } from "../lib/password";
 import { accountKey, rateLimitPolicies } from "../limits/policies";
 import type { RateLimiter } from "../limits/rate-limiter";
+import type { BreachCheck } from "../passwords/breach";
 import { newUserRow, USER_NOT_FOUND } from "./users.model";
 import type { UserChanges, UserListFilter, UsersRepository } from "./users.repository";
 import type { CreateUserInput, UpdateUserInput } from "./users.schemas";
@@ -49,6 +50,8 @@ export type UsersServiceDeps = {
   standing: StandingCheck;
   accountMail?: AccountMail;
   hasher: PasswordHasher;
+  /** A new password found in a known breach is refused (PASSWORD_BREACH_CHECK). */
+  breachCheck: BreachCheck;
   /** A currentPassword check spends the account's password budget, as a sign-in does. */
   limiter?: RateLimiter;
   config: Pick<AppConfig, "signupOpen">;
@@ -63,6 +66,7 @@ export function createUsersService({
   standing,
   accountMail,
   hasher,
+  breachCheck,
   config,
   limiter,
   now = () => new Date(),
@@ -90,6 +94,9 @@ export function createUsersService({
       // Where only an admin may create this user, the admin's session and role are checked in the insert.
       const asAdmin = actor && (setsRoleOrStatus || !config.signupOpen);
       const guard = asAdmin ? guardFor(actor, ["users:administer"], undefined, now()) : undefined;
+      // Before any lookup of the email or username: a breached password is the same 422 whether or
+      // not the account exists, and nothing is hashed or written for it.
+      await breachCheck.refuseIfBreached(input.password);
       const user = await users.insert(newUserRow(input, await hasher.hash(input.password), now()), { guard });
       accountMail?.afterSignUp(user);
       return user;
@@ -144,7 +151,10 @@ export function createUsersService({
           await standing.check(guardFor(actor, actions, { userId: id }, now()));
         if (ownPassword || ownEmail)
           await checkCurrentPassword(id, currentPassword, ownPassword ? "password" : "email");
-        if (password !== undefined) changes.passwordHash = await hasher.hash(password);
+        if (password !== undefined) {
+          await breachCheck.refuseIfBreached(password);
+          changes.passwordHash = await hasher.hash(password);
+        }
       }
       const result = await users.update(id, changes, {
         keepAnActiveAdmin: changes.role === "member" || changes.status === "disabled",

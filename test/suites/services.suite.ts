@@ -10,10 +10,11 @@ import { runBatch } from "../../src/db/client";
 import { users } from "../../src/db/schema";
 import { createIdempotencyRepository } from "../../src/idempotency/idempotency.repository";
 import { createIdempotencyService } from "../../src/idempotency/idempotency.service";
-import { ConflictError, PreconditionFailedError, UnauthorizedError } from "../../src/lib/errors";
+import { BreachedPasswordError, ConflictError, PreconditionFailedError, UnauthorizedError } from "../../src/lib/errors";
 import { newId } from "../../src/lib/ids";
 import { deriveHmacKey } from "../../src/lib/keys";
 import { DEFAULT_SCRYPT, keyDerivation } from "../../src/lib/password";
+import { type BreachCheck, breachCheckOff } from "../../src/passwords/breach";
 import type { UsersRepository } from "../../src/users/users.repository";
 import { createUsersRepository } from "../../src/users/users.repository";
 import { createUsersService } from "../../src/users/users.service";
@@ -31,11 +32,12 @@ export function serviceSuite(backend: Backend) {
       accessTokens: f.accessTokens(),
       config: { sessionTtlSeconds: 3600, requireEmailVerification: false },
     });
-  const usersService = () =>
+  const usersService = (breachCheck: BreachCheck = breachCheckOff) =>
     createUsersService({
       users: f.usersRepository(),
       standing: f.sessionsRepository(),
       hasher: f.hasher,
+      breachCheck,
       config: { signupOpen: true },
     });
   const actorFor = async (role: "admin" | "member"): Promise<Actor> => {
@@ -119,6 +121,33 @@ export function serviceSuite(backend: Backend) {
       expect(await backend.query("select count(*) as n from users")).toEqual([before]);
     });
 
+    it("a breached new password is refused before any hashing, and nothing is written (sign-up, change)", async () => {
+      // The lookup itself (k-anonymity, fail open) is test/breached-passwords.test.ts; here, what
+      // the service does with its verdict, on this backend.
+      const checked: string[] = [];
+      const refusing: BreachCheck = {
+        refuseIfBreached: async (password) => {
+          checked.push(password);
+          throw new BreachedPasswordError();
+        },
+      };
+      const admin = await actorFor("admin");
+      const target = await f.seedUser();
+      await f.seedSession(target);
+      const before = await f.userRow(target.id);
+      const derive = vi.spyOn(keyDerivation, "scrypt");
+      const input = newUser();
+      await expect(usersService(refusing).create(null, input)).rejects.toBeInstanceOf(BreachedPasswordError);
+      expect(await backend.query("select id from users where email = ?", input.email)).toEqual([]);
+      await expect(
+        usersService(refusing).update(admin, target.id, { password: "a breached long passphrase" }),
+      ).rejects.toBeInstanceOf(BreachedPasswordError);
+      expect(await f.userRow(target.id)).toEqual(before);
+      expect(await f.sessionCount(target.id)).toBe(1);
+      expect(checked).toEqual([input.password, "a breached long passphrase"]);
+      expect(derive).not.toHaveBeenCalled();
+    });
+
     it("deleting a user ends its sessions", async () => {
       const admin = await actorFor("admin");
       const user = await f.seedUser();
@@ -163,6 +192,7 @@ export function serviceSuite(backend: Backend) {
         users: createUsersRepository(db),
         standing: f.sessionsRepository(),
         hasher: f.hasher,
+        breachCheck: breachCheckOff,
         config: { signupOpen: true },
       });
       const idempotency = createIdempotencyService(createIdempotencyRepository(db), {
