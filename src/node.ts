@@ -8,9 +8,9 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient } from "@libsql/client";
 import { log } from "./lib/log";
+import { parseTrustedProxies } from "./node/client-address";
 import { DEFAULT_LIBSQL_URL, DEFAULT_NODE_PORT, ensureDatabaseDirectory, localAppSecret } from "./node/config";
 import { readMigrations } from "./node/migrations";
-import { parseTrustedProxies } from "./node/client-address";
 import { startNodeServer } from "./node/server";
 
 const { values } = parseArgs({
