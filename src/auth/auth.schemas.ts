@@ -37,7 +37,7 @@ export const SessionIdParamsSchema = z.object({
     .openapi({ param: { name: "id", in: "path" }, example: "01936b2e-7c4a-7d1e-9a3b-5f0c2d8e4a61" }),
 });
 
-export const SessionViewSchema = z
+const SessionViewSchema = z
   .object({
     id: z.string(),
     createdAt: z.string().openapi({ format: "date-time" }),
