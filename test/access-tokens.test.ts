@@ -10,13 +10,11 @@ import { createMemoryCache } from "../src/cache/memory-cache";
 import { createD1Database } from "../src/db/d1";
 import { toBase64Url, utf8 } from "../src/lib/encoding";
 import { signJws } from "../src/lib/jws";
-import { deriveEncryptionKey } from "../src/lib/keys";
 import { keyDerivation } from "../src/lib/password";
 import { createAccessTokens } from "../src/tokens/access-tokens";
-import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
-import { createKeyCache, createSigningKeysService } from "../src/tokens/signing-keys.service";
 import { PASSWORD, seedUser, sessionCount, signedInThroughApi, userRow } from "./helpers/fixtures";
 import { api, expectProblem, serverTiming } from "./helpers/http";
+import { signingKeysOver } from "./suites/signing-keys";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -38,13 +36,7 @@ async function jwks(): Promise<JSONWebKeySet> {
 // The service's signing key, reached the way the Worker reaches it (same database, same secret),
 // to sign tokens the service would never issue.
 function serviceKeys() {
-  return createSigningKeysService({
-    repository: createSigningKeysRepository(createD1Database(env.DB)),
-    cache: createKeyCache(),
-    encryptionKey: () => deriveEncryptionKey(env.APP_SECRET, "signing-keys"),
-    rotationIntervalMs: 30 * 86_400_000,
-    defer: () => {},
-  });
+  return signingKeysOver(createD1Database(env.DB), { secret: env.APP_SECRET });
 }
 
 async function forge(claims: Record<string, unknown>, header: Record<string, unknown> = {}) {

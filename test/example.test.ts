@@ -7,12 +7,11 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import downstream, { type Env } from "../examples/verify-at-the-edge/src/index";
 import { createD1Database } from "../src/db/d1";
-import { deriveEncryptionKey } from "../src/lib/keys";
-import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
-import { createKeyCache, createSigningKeysService, KEY_TIMING } from "../src/tokens/signing-keys.service";
+import { KEY_TIMING } from "../src/tokens/signing-keys.service";
 import { PASSWORD, seedUser } from "./helpers/fixtures";
 import { api } from "./helpers/http";
 import { kidOf } from "./helpers/jwt";
+import { signingKeysOver } from "./suites/signing-keys";
 
 const ISSUER = "http://localhost:8787";
 
@@ -73,13 +72,7 @@ describe("a downstream Worker verifying access tokens through the JWK Set", () =
       const before = await login();
       expect((await callDownstream(before.accessToken)).status).toBe(200);
       // `npm run keys:rotate`, then the cron: the next key is published now and signs an hour later.
-      const keys = createSigningKeysService({
-        repository: createSigningKeysRepository(createD1Database(env.DB)),
-        cache: createKeyCache(),
-        encryptionKey: () => deriveEncryptionKey(env.APP_SECRET, "signing-keys"),
-        rotationIntervalMs: 30 * 86_400_000,
-        defer: () => {},
-      });
+      const keys = signingKeysOver(createD1Database(env.DB), { secret: env.APP_SECRET });
       await keys.requestRotation();
       expect((await keys.maintain()).scheduled).toEqual(expect.any(String));
 

@@ -8,18 +8,11 @@ import { env } from "cloudflare:workers";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createD1Database } from "../src/db/d1";
-import { deriveEncryptionKey } from "../src/lib/keys";
 import { createAccessTokens } from "../src/tokens/access-tokens";
-import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
-import {
-  createKeyCache,
-  createSigningKeysService,
-  KEY_TIMING,
-  keyPlan,
-  type SigningKeysService,
-} from "../src/tokens/signing-keys.service";
+import { KEY_TIMING, keyPlan, type SigningKeysService } from "../src/tokens/signing-keys.service";
 import { api } from "./helpers/http";
 import { kidOf } from "./helpers/jwt";
+import { signingKeysOver } from "./suites/signing-keys";
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
@@ -38,10 +31,8 @@ let deferred: Promise<unknown>[] = [];
 
 /** One isolate: its own key cache, the shared database and secret. */
 function isolate(secret = env.APP_SECRET) {
-  const keys = createSigningKeysService({
-    repository: createSigningKeysRepository(createD1Database(env.DB)),
-    cache: createKeyCache(),
-    encryptionKey: () => deriveEncryptionKey(secret, "signing-keys"),
+  const keys = signingKeysOver(createD1Database(env.DB), {
+    secret,
     rotationIntervalMs: ROTATION_DAYS * DAY,
     defer: (task) => deferred.push(task),
   });
@@ -244,10 +235,20 @@ describe("on demand and across isolates", () => {
 
   it("the cron's maintenance: a first key on an empty database, then nothing until a key is due", async () => {
     const cron: SigningKeysService = isolate().keys;
-    await expect(cron.maintain()).resolves.toEqual({ scheduled: null, privateKeysDropped: 0, keysRemoved: 0 });
+    await expect(cron.maintain()).resolves.toEqual({
+      scheduled: null,
+      privateKeysDropped: 0,
+      keysRemoved: 0,
+      keysResealed: 0,
+    });
     expect(await storedKeys()).toHaveLength(1);
     vi.setSystemTime(START.getTime() + ROTATION_DAYS * DAY - KEY_TIMING.publishAheadMs - 1);
-    await expect(cron.maintain()).resolves.toEqual({ scheduled: null, privateKeysDropped: 0, keysRemoved: 0 });
+    await expect(cron.maintain()).resolves.toEqual({
+      scheduled: null,
+      privateKeysDropped: 0,
+      keysRemoved: 0,
+      keysResealed: 0,
+    });
     vi.setSystemTime(START.getTime() + ROTATION_DAYS * DAY - KEY_TIMING.publishAheadMs);
     await expect(cron.maintain()).resolves.toMatchObject({ scheduled: expect.any(String) });
     // A second run (or a second cron) makes no second waiting key.
