@@ -7,6 +7,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import downstream, { type Env } from "../examples/verify-at-the-edge/src/index";
 import { createD1Database } from "../src/db/d1";
+import { fromBase64Url, toBase64Url } from "../src/lib/encoding";
 import { KEY_TIMING } from "../src/tokens/signing-keys.service";
 import { PASSWORD, seedUser } from "./helpers/fixtures";
 import { api } from "./helpers/http";
@@ -14,6 +15,7 @@ import { kidOf } from "./helpers/jwt";
 import { signingKeysOver } from "./suites/signing-keys";
 
 const ISSUER = "http://localhost:8787";
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
 function callDownstream(token: string | undefined, envOverrides: Partial<Env> = {}) {
   const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
@@ -62,6 +64,26 @@ describe("a downstream Worker verifying access tokens through the JWK Set", () =
       const res = await callDownstream(bearer, overrides);
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toContain("invalid_token");
+    }
+  });
+
+  it("one spelling per token: the high-s twin and a re-spelled signature of a valid token → 401", async () => {
+    const { accessToken } = await login();
+    expect((await callDownstream(accessToken)).status).toBe(200);
+    const [header, payload, signature = ""] = accessToken.split(".");
+    const bytes = fromBase64Url(signature);
+    const s = BigInt(`0x${[...bytes.subarray(32)].map((b) => b.toString(16).padStart(2, "0")).join("")}`);
+    const twin = (P256_ORDER - s).toString(16).padStart(64, "0");
+    bytes.set(
+      Uint8Array.from(twin.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16)),
+      32,
+    );
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    // 64 bytes are 86 characters: the last one has 4 unused bits, here one of them set.
+    const trailing = signature.slice(0, -1) + alphabet[alphabet.indexOf(signature.slice(-1)) + 1];
+    for (const respelled of [`${header}.${payload}.${toBase64Url(bytes)}`, `${header}.${payload}.${trailing}`]) {
+      const res = await callDownstream(respelled);
+      expect(res.status).toBe(401);
     }
   });
 
