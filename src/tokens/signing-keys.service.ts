@@ -316,7 +316,12 @@ export function createSigningKeysService({
         kids: unpublished.join(","),
       });
     const remaining = stored.filter((key) => !unpublished.includes(key.kid));
-    const plan = keyPlan(remaining, at, { rotationIntervalMs, rotationRequested, broken });
+    // The rotation the unpublished key stood for is made again, under the current secret.
+    const plan = keyPlan(remaining, at, {
+      rotationIntervalMs,
+      rotationRequested: rotationRequested || unpublished.length > 0,
+      broken,
+    });
     let scheduled: string | null = null;
     if (plan.scheduleNext) {
       const next = await newKey(new Date(at.getTime() + KEY_TIMING.publishAheadMs));
