@@ -5,7 +5,9 @@
  * APP_SECRET, which encrypts private keys): at its next cron run (every minute when deployed) or
  * the next key refresh of any isolate (every five minutes; `wrangler dev` runs no cron). The new key is published at once and signs
  * an hour later; the current one keeps signing until then, and stays published until every token
- * it signed has expired. Asking again while a key is waiting changes nothing.
+ * it signed has expired. Asking again while a key is waiting changes nothing. The same maintenance
+ * seals again under APP_SECRET every private key still sealed under APP_SECRET_PREVIOUS (step 3 of
+ * docs/tokens.md#rotating-app_secret).
  */
 import { keyRotationRequests, signingKeys } from "../src/db/schema";
 import { parseOptions } from "./lib/cli";
@@ -15,6 +17,7 @@ import { commandDatabase, DatabaseCommandError } from "./lib/database";
 const USAGE = `Usage: npm run keys:rotate [-- --remote | --libsql] [--persist-to <dir>]
 
 Asks the service for a new access-token signing key: published at once, signing an hour later.
+The same maintenance re-seals under APP_SECRET any key still sealed under APP_SECRET_PREVIOUS.
   --remote            the deployed D1 database (else the local one npm start serves)
   --libsql            the libSQL database (LIBSQL_URL, else the file npm run start:node serves)
   --persist-to <dir>  the local state directory, as given to npm start
@@ -39,10 +42,12 @@ try {
   const waiting = (rows ?? []).filter((row) => Number(row.signs_from) > now.getTime());
   if (waiting.length > 0) {
     const signsFrom = new Date(Number(waiting[0]?.signs_from)).toISOString();
-    console.log(`A new key (${waiting[0]?.kid}) is already published in ${where}; it signs from ${signsFrom}.`);
+    console.log(
+      `A new key (${waiting[0]?.kid}) is already published in ${where}; it signs from ${signsFrom}. The service's next cron run or key refresh re-seals every key under APP_SECRET.`,
+    );
   } else {
     console.log(
-      `Rotation requested in ${where}. The service makes the new key at its next cron run (every minute when deployed) or key refresh (within five minutes), publishes it at once in /.well-known/jwks.json, and signs with it an hour later.`,
+      `Rotation requested in ${where}. The service makes the new key at its next cron run (every minute when deployed) or key refresh (within five minutes), publishes it at once in /.well-known/jwks.json, and signs with it an hour later. The same run re-seals under APP_SECRET any key still sealed under APP_SECRET_PREVIOUS.`,
     );
   }
 } catch (error) {

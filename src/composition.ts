@@ -15,7 +15,7 @@ import type { User } from "./db/schema";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
 import { createIdempotencyRepository } from "./idempotency/idempotency.repository";
 import { createIdempotencyService, type IdempotencyService } from "./idempotency/idempotency.service";
-import { deriveEncryptionKey, deriveHmacKey } from "./lib/keys";
+import { deriveHmacKey } from "./lib/keys";
 import type { RequestMetrics } from "./lib/metrics";
 import { createPasswordHasher, type PasswordHasher } from "./lib/password";
 import { createSealer, type Sealer } from "./lib/sealing";
@@ -23,6 +23,7 @@ import { createRateLimiter, noRateLimits, type RateLimiter } from "./limits/rate
 import { createMailer } from "./mail/mailer";
 import { type BreachCheck, breachCheckOff, createBreachCheck } from "./passwords/breach";
 import { type AccessTokens, createAccessTokens, type VerifiedTokens } from "./tokens/access-tokens";
+import { createKeyIds, type KeyIds } from "./tokens/key-ids";
 import { createSigningKeysRepository } from "./tokens/signing-keys.repository";
 import {
   createKeyCache,
@@ -66,9 +67,9 @@ type IsolateState = {
   memory: MemoryCache<User>;
   hasher: PasswordHasher;
   fingerprintKey: () => Promise<CryptoKey>;
-  /** The signing keys this isolate has read, and the key their private halves are encrypted under. */
+  /** The signing keys this isolate has read, and the MAC keys their kids are checked with. */
   keys: KeyCache;
-  keyEncryptionKey: () => Promise<CryptoKey>;
+  keyIds: KeyIds;
   /** Access tokens whose signature this isolate has checked. */
   verifiedTokens: VerifiedTokens;
   /** One sealer per purpose (signing keys, mail…), under APP_SECRET with APP_SECRET_PREVIOUS opening too. */
@@ -101,7 +102,7 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
       hasher: createPasswordHasher({ pepper: config.passwordPepper }),
       fingerprintKey: once(() => deriveHmacKey(config.appSecret, "idempotency-fingerprint")),
       keys: createKeyCache(),
-      keyEncryptionKey: once(() => deriveEncryptionKey(config.appSecret, "signing-keys")),
+      keyIds: createKeyIds({ current: config.appSecret, previous: config.appSecretPrevious }),
       verifiedTokens: createMemoryCache({ maxEntries: VERIFIED_TOKENS_MAX_ENTRIES, ttlMs: VERIFIED_TOKENS_TTL_MS }),
       sealer: memoized((purpose: SealingPurpose) =>
         createSealer({ current: config.appSecret, previous: config.appSecretPrevious }, purpose),
@@ -193,7 +194,8 @@ class RequestServices implements Services {
     this.#signingKeys ??= createSigningKeysService({
       repository: createSigningKeysRepository(this.db),
       cache: this.isolate.keys,
-      encryptionKey: this.isolate.keyEncryptionKey,
+      sealer: this.isolate.sealer("signing-keys"),
+      keyIds: this.isolate.keyIds,
       rotationIntervalMs: config.signingKeyRotationDays * 86_400_000,
       defer,
     });

@@ -25,6 +25,7 @@ export async function runHousekeeping(
     scheduled: null,
     privateKeysDropped: 0,
     keysRemoved: 0,
+    keysResealed: 0,
   });
   log("info", "housekeeping done", {
     stalePurged: purged,
@@ -34,6 +35,7 @@ export async function runHousekeeping(
     signingKeyScheduled: keys.scheduled ?? "",
     retiredPrivateKeysDropped: keys.privateKeysDropped,
     signingKeysRemoved: keys.keysRemoved,
+    signingKeysResealed: keys.keysResealed,
   });
 }
 

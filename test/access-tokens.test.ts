@@ -8,15 +8,13 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createMemoryCache } from "../src/cache/memory-cache";
 import { createD1Database } from "../src/db/d1";
-import { toBase64Url, utf8 } from "../src/lib/encoding";
+import { fromBase64Url, toBase64Url, utf8 } from "../src/lib/encoding";
 import { signJws } from "../src/lib/jws";
-import { deriveEncryptionKey } from "../src/lib/keys";
 import { keyDerivation } from "../src/lib/password";
 import { createAccessTokens } from "../src/tokens/access-tokens";
-import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
-import { createKeyCache, createSigningKeysService } from "../src/tokens/signing-keys.service";
 import { PASSWORD, seedUser, sessionCount, signedInThroughApi, userRow } from "./helpers/fixtures";
 import { api, expectProblem, serverTiming } from "./helpers/http";
+import { signingKeysOver } from "./suites/signing-keys";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -38,13 +36,7 @@ async function jwks(): Promise<JSONWebKeySet> {
 // The service's signing key, reached the way the Worker reaches it (same database, same secret),
 // to sign tokens the service would never issue.
 function serviceKeys() {
-  return createSigningKeysService({
-    repository: createSigningKeysRepository(createD1Database(env.DB)),
-    cache: createKeyCache(),
-    encryptionKey: () => deriveEncryptionKey(env.APP_SECRET, "signing-keys"),
-    rotationIntervalMs: 30 * 86_400_000,
-    defer: () => {},
-  });
+  return signingKeysOver(createD1Database(env.DB), { secret: env.APP_SECRET });
 }
 
 async function forge(claims: Record<string, unknown>, header: Record<string, unknown> = {}) {
@@ -181,6 +173,8 @@ describe("what the API accepts", () => {
       },
     ],
     ["an unknown kid", async () => forge(await claims(), { kid: "no-such-key" })],
+    ["a header naming ES384 over a valid ES256 signature", async () => forge(await claims(), { alg: "ES384" })],
+    ["a header naming RS256 over a valid ES256 signature", async () => forge(await claims(), { alg: "RS256" })],
     ["another issuer", async () => forge({ ...(await claims()), iss: "https://evil.example" })],
     ["another audience", async () => forge({ ...(await claims()), aud: "someone-else" })],
     ["typ JWT (an ID token, not an access token)", async () => forge(await claims(), { typ: "JWT" })],
@@ -322,6 +316,21 @@ describe("what the API accepts", () => {
     expect(await userRow(user.id)).toEqual(before);
   });
 
+  it("a write with a still-valid access token whose session has expired in D1 → 401, nothing written", async () => {
+    const user = await seedUser();
+    const { accessToken } = await login(user.email);
+    await env.DB.prepare("update sessions set expires_at = ? where user_id = ?")
+      .bind(Date.now() - 1000, user.id)
+      .run();
+    const before = await userRow(user.id);
+    await expectProblem(
+      await api("PATCH", `/api/users/${user.id}`, { token: accessToken, body: { name: "After expiry" } }),
+      401,
+      "/problems/unauthorized",
+    );
+    expect(await userRow(user.id)).toEqual(before);
+  });
+
   it("logout with an access token revokes its session", async () => {
     const user = await seedUser();
     const { token, accessToken } = await login(user.email);
@@ -377,3 +386,119 @@ describe("the isolate's cache of verified tokens", () => {
     await expect(service.verify(token)).rejects.toMatchObject({ status: 401 });
   });
 });
+
+describe("one spelling per token", () => {
+  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  const sOf = (token: string) => BigInt(`0x${hex(fromBase64Url(token.split(".")[2] ?? "").subarray(32))}`);
+
+  // The same bytes, spelled with the unused low bits of the last character set.
+  function withTrailingBits(part: string): string {
+    expect(part.length % 4).not.toBe(0);
+    return part.slice(0, -1) + ALPHABET[ALPHABET.indexOf(part.slice(-1)) + 1];
+  }
+
+  // A part whose text has spare bits at its end: JSON with a trailing space when needed.
+  function encodedWithSpareBits(value: object): string {
+    const json = JSON.stringify(value);
+    const encoded = toBase64Url(utf8(json));
+    return encoded.length % 4 === 0 ? toBase64Url(utf8(`${json} `)) : encoded;
+  }
+
+  // `header.payload` exactly as given, signed by the service's key with a low s (as it signs).
+  async function signText(header: string, payload: string): Promise<string> {
+    const { key } = await serviceKeys().signer();
+    for (;;) {
+      const signature = new Uint8Array(
+        await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, utf8(`${header}.${payload}`)),
+      );
+      if (BigInt(`0x${hex(signature.subarray(32))}`) <= N / 2n) return `${header}.${payload}.${toBase64Url(signature)}`;
+    }
+  }
+
+  async function headerAndClaims() {
+    const { kid } = await serviceKeys().signer();
+    // "~~~~~~" spells "fn5-" somewhere in base64url, so the standard alphabet's twin differs.
+    const note = "~~~~~~";
+    return { header: { alg: "ES256", typ: "at+jwt", kid, note }, body: { ...(await claims()), note } };
+  }
+
+  it("the canonical spelling verifies (the control for the cases below)", async () => {
+    const { header, body } = await headerAndClaims();
+    const token = await signText(encodedWithSpareBits(header), encodedWithSpareBits(body));
+    expect((await api("GET", "/api/auth/me", { token })).status).toBe(200);
+  });
+
+  it.each([
+    [
+      "the signature with set trailing bits",
+      async (token: string) => {
+        const [h, p, signature = ""] = token.split(".");
+        return `${h}.${p}.${withTrailingBits(signature)}`;
+      },
+    ],
+    [
+      "the high-s twin of the signature (n − s)",
+      async (token: string) => {
+        const [h, p, signature = ""] = token.split(".");
+        const bytes = fromBase64Url(signature);
+        const s = BigInt(`0x${hex(bytes.subarray(32))}`);
+        bytes.set(fromHex((N - s).toString(16).padStart(64, "0")), 32);
+        return `${h}.${p}.${toBase64Url(bytes)}`;
+      },
+    ],
+  ])("%s → 401", async (_, respell) => {
+    const { accessToken } = await login((await seedUser()).email);
+    expect((await api("GET", "/api/auth/me", { token: accessToken })).status).toBe(200);
+    await expectProblem(
+      await api("GET", "/api/auth/me", { token: await respell(accessToken) }),
+      401,
+      "/problems/unauthorized",
+    );
+  });
+
+  it.each([
+    ["header", 0],
+    ["payload", 1],
+  ] as const)("the %s with set trailing bits, validly signed over that text → 401", async (_, index) => {
+    const { header, body } = await headerAndClaims();
+    const parts = [encodedWithSpareBits(header), encodedWithSpareBits(body)];
+    parts[index] = withTrailingBits(parts[index] ?? "");
+    const token = await signText(parts[0] ?? "", parts[1] ?? "");
+    await expectProblem(await api("GET", "/api/auth/me", { token }), 401, "/problems/unauthorized");
+  });
+
+  it.each([
+    ["'=' padding on the header", (h: string, p: string) => [padded(h), p]],
+    ["'=' padding on the payload", (h: string, p: string) => [h, padded(p)]],
+    ["'+' for '-' and '/' for '_'", (h: string, p: string) => [standardAlphabet(h), standardAlphabet(p)]],
+  ])("%s, validly signed over that text: the service refuses it", async (_, respell) => {
+    const { header, body } = await headerAndClaims();
+    const [h, p] = respell(encodedWithSpareBits(header), encodedWithSpareBits(body));
+    expect(`${h}.${p}`).not.toBe(`${encodedWithSpareBits(header)}.${encodedWithSpareBits(body)}`);
+    const token = await signText(h ?? "", p ?? "");
+    const tokens = createAccessTokens({
+      keys: serviceKeys(),
+      config: { tokenIssuer: ISSUER, tokenAudience: AUDIENCE, accessTokenTtlSeconds: 300 },
+    });
+    await expect(tokens.verify(token)).rejects.toMatchObject({ status: 401 });
+    await expectProblem(await api("GET", "/api/auth/me", { token }), 401, "/problems/unauthorized");
+  });
+
+  it("every signature the service makes is low-s", async () => {
+    const tokens = createAccessTokens({
+      keys: serviceKeys(),
+      config: { tokenIssuer: ISSUER, tokenAudience: AUDIENCE, accessTokenTtlSeconds: 300 },
+    });
+    const member = { id: "01900000-0000-7000-8000-000000000002", role: "member" as const, emailVerified: true };
+    for (let i = 0; i < 24; i++) {
+      const { token } = await tokens.issue("01900000-0000-7000-8000-000000000001", member);
+      expect(sOf(token) <= N / 2n).toBe(true);
+    }
+  });
+});
+
+const padded = (part: string) => part + "=".repeat((4 - (part.length % 4)) % 4);
+const standardAlphabet = (part: string) => part.replaceAll("-", "+").replaceAll("_", "/");
+const hex = (bytes: Uint8Array) => [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+const fromHex = (text: string) => Uint8Array.from(text.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));

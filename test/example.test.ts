@@ -7,14 +7,15 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import downstream, { type Env } from "../examples/verify-at-the-edge/src/index";
 import { createD1Database } from "../src/db/d1";
-import { deriveEncryptionKey } from "../src/lib/keys";
-import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
-import { createKeyCache, createSigningKeysService, KEY_TIMING } from "../src/tokens/signing-keys.service";
+import { fromBase64Url, toBase64Url } from "../src/lib/encoding";
+import { KEY_TIMING } from "../src/tokens/signing-keys.service";
 import { PASSWORD, seedUser } from "./helpers/fixtures";
 import { api } from "./helpers/http";
 import { kidOf } from "./helpers/jwt";
+import { signingKeysOver } from "./suites/signing-keys";
 
 const ISSUER = "http://localhost:8787";
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
 function callDownstream(token: string | undefined, envOverrides: Partial<Env> = {}) {
   const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
@@ -66,6 +67,26 @@ describe("a downstream Worker verifying access tokens through the JWK Set", () =
     }
   });
 
+  it("one spelling per token: the high-s twin and a re-spelled signature of a valid token → 401", async () => {
+    const { accessToken } = await login();
+    expect((await callDownstream(accessToken)).status).toBe(200);
+    const [header, payload, signature = ""] = accessToken.split(".");
+    const bytes = fromBase64Url(signature);
+    const s = BigInt(`0x${[...bytes.subarray(32)].map((b) => b.toString(16).padStart(2, "0")).join("")}`);
+    const twin = (P256_ORDER - s).toString(16).padStart(64, "0");
+    bytes.set(
+      Uint8Array.from(twin.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16)),
+      32,
+    );
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    // 64 bytes are 86 characters: the last one has 4 unused bits, here one of them set.
+    const trailing = signature.slice(0, -1) + alphabet[alphabet.indexOf(signature.slice(-1)) + 1];
+    for (const respelled of [`${header}.${payload}.${toBase64Url(bytes)}`, `${header}.${payload}.${trailing}`]) {
+      const res = await callDownstream(respelled);
+      expect(res.status).toBe(401);
+    }
+  });
+
   it("through a key rotation: tokens of the new key verify, tokens of the old one still do while they live", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
@@ -73,13 +94,7 @@ describe("a downstream Worker verifying access tokens through the JWK Set", () =
       const before = await login();
       expect((await callDownstream(before.accessToken)).status).toBe(200);
       // `npm run keys:rotate`, then the cron: the next key is published now and signs an hour later.
-      const keys = createSigningKeysService({
-        repository: createSigningKeysRepository(createD1Database(env.DB)),
-        cache: createKeyCache(),
-        encryptionKey: () => deriveEncryptionKey(env.APP_SECRET, "signing-keys"),
-        rotationIntervalMs: 30 * 86_400_000,
-        defer: () => {},
-      });
+      const keys = signingKeysOver(createD1Database(env.DB), { secret: env.APP_SECRET });
       await keys.requestRotation();
       expect((await keys.maintain()).scheduled).toEqual(expect.any(String));
 

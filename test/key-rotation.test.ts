@@ -6,20 +6,19 @@
  */
 import { env } from "cloudflare:workers";
 import { createLocalJWKSet, jwtVerify } from "jose";
+import { uuidv7 } from "uuidv7";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createD1Database } from "../src/db/d1";
-import { deriveEncryptionKey } from "../src/lib/keys";
+import { toBase64Url, utf8 } from "../src/lib/encoding";
+import { generateSigningKeyPair } from "../src/lib/jws";
+import { createSealer } from "../src/lib/sealing";
 import { createAccessTokens } from "../src/tokens/access-tokens";
-import { createSigningKeysRepository } from "../src/tokens/signing-keys.repository";
-import {
-  createKeyCache,
-  createSigningKeysService,
-  KEY_TIMING,
-  keyPlan,
-  type SigningKeysService,
-} from "../src/tokens/signing-keys.service";
+import { createKeyIds } from "../src/tokens/key-ids";
+import { KEY_TIMING, keyPlan, type SigningKeysService } from "../src/tokens/signing-keys.service";
+import { type BindingCounts, countingD1 } from "./helpers/bindings";
 import { api } from "./helpers/http";
 import { kidOf } from "./helpers/jwt";
+import { signingKeysOver } from "./suites/signing-keys";
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
@@ -36,14 +35,13 @@ const USER = "01900000-0000-7000-8000-000000000002";
 
 let deferred: Promise<unknown>[] = [];
 
-/** One isolate: its own key cache, the shared database and secret. */
-function isolate(secret = env.APP_SECRET) {
-  const keys = createSigningKeysService({
-    repository: createSigningKeysRepository(createD1Database(env.DB)),
-    cache: createKeyCache(),
-    encryptionKey: () => deriveEncryptionKey(secret, "signing-keys"),
+/** One isolate: its own key cache, the shared database (or a counting view of it) and secret. */
+function isolate(secret = env.APP_SECRET, { db = env.DB, now }: { db?: D1Database; now?: () => Date } = {}) {
+  const keys = signingKeysOver(createD1Database(db), {
+    secret,
     rotationIntervalMs: ROTATION_DAYS * DAY,
     defer: (task) => deferred.push(task),
+    ...(now ? { now } : {}),
   });
   return { keys, tokens: createAccessTokens({ keys, config }) };
 }
@@ -244,10 +242,20 @@ describe("on demand and across isolates", () => {
 
   it("the cron's maintenance: a first key on an empty database, then nothing until a key is due", async () => {
     const cron: SigningKeysService = isolate().keys;
-    await expect(cron.maintain()).resolves.toEqual({ scheduled: null, privateKeysDropped: 0, keysRemoved: 0 });
+    await expect(cron.maintain()).resolves.toEqual({
+      scheduled: null,
+      privateKeysDropped: 0,
+      keysRemoved: 0,
+      keysResealed: 0,
+    });
     expect(await storedKeys()).toHaveLength(1);
     vi.setSystemTime(START.getTime() + ROTATION_DAYS * DAY - KEY_TIMING.publishAheadMs - 1);
-    await expect(cron.maintain()).resolves.toEqual({ scheduled: null, privateKeysDropped: 0, keysRemoved: 0 });
+    await expect(cron.maintain()).resolves.toEqual({
+      scheduled: null,
+      privateKeysDropped: 0,
+      keysRemoved: 0,
+      keysResealed: 0,
+    });
     vi.setSystemTime(START.getTime() + ROTATION_DAYS * DAY - KEY_TIMING.publishAheadMs);
     await expect(cron.maintain()).resolves.toMatchObject({ scheduled: expect.any(String) });
     // A second run (or a second cron) makes no second waiting key.
@@ -282,5 +290,132 @@ describe("keyPlan", () => {
     expect(
       keyPlan([key("a", t), key("b", t + DAY)], new Date(t + 1), { ...options, rotationRequested: true }).scheduleNext,
     ).toBe(false);
+  });
+});
+
+/** Stores a key as another isolate (or another secret) would have made it. */
+async function storeKey({
+  secret,
+  signsFrom,
+  createdAt = signsFrom,
+}: {
+  secret: string;
+  signsFrom: number;
+  createdAt?: number;
+}) {
+  const kid = await createKeyIds({ current: secret }).make();
+  const { publicJwk, privateJwk } = await generateSigningKeyPair(kid);
+  const sealed = await createSealer({ current: secret }, "signing-keys").seal(privateJwk, kid);
+  await env.DB.prepare(
+    "insert into signing_keys (kid, public_jwk, encrypted_private_jwk, created_at, signs_from) values (?, ?, ?, ?, ?)",
+  )
+    .bind(kid, JSON.stringify(publicJwk), sealed, createdAt, signsFrom)
+    .run();
+  return kid;
+}
+
+const member = { id: USER, role: "member" as const, emailVerified: true };
+const LOST = "a secret nobody has any more, at least 32 characters";
+
+describe("keys that do not open", () => {
+  it("a current key that does not open drops out: the key before it still signs, and the replacement is published an hour ahead", async () => {
+    const t = START.getTime();
+    const older = await storeKey({ secret: env.APP_SECRET, signsFrom: t - 2 * 3600_000 });
+    await storeKey({ secret: LOST, signsFrom: t - 10 * MINUTE });
+    const one = isolate();
+    const { token } = await one.tokens.issue(SESSION, member);
+    expect(kidOf(token)).toBe(older);
+    await settle(); // the maintenance the skipped key asked for
+    const keys = await storedKeys();
+    expect(keys).toHaveLength(3);
+    const next = keys[2];
+    expect(next?.signs_from).toBe(t + KEY_TIMING.publishAheadMs);
+    expect(keys[0]).toMatchObject({ kid: older, private: 1 });
+    expect((await isolate().keys.publicKeys()).map((jwk) => jwk.kid)).toContain(next?.kid);
+    // The old key signs until the replacement does; then the replacement.
+    vi.setSystemTime(t + KEY_TIMING.publishAheadMs - MINUTE);
+    expect(kidOf((await isolate().tokens.issue(SESSION, member)).token)).toBe(older);
+    vi.setSystemTime(t + KEY_TIMING.publishAheadMs);
+    expect(kidOf((await isolate().tokens.issue(SESSION, member)).token)).toBe(next?.kid);
+    await expect(isolate().tokens.verify(token)).resolves.toMatchObject({ sub: USER });
+  });
+
+  it("the cron unpublishes a waiting key that does not open, and schedules one that does", async () => {
+    const t = START.getTime();
+    const current = await storeKey({ secret: env.APP_SECRET, signsFrom: t - DAY });
+    const waiting = await storeKey({ secret: LOST, signsFrom: t + 30 * MINUTE, createdAt: t - 30 * MINUTE });
+    const result = await isolate().keys.maintain();
+    expect(result).toMatchObject({ scheduled: expect.any(String), keysRemoved: 1 });
+    const kids = (await storedKeys()).map((key) => key.kid);
+    expect(kids).toEqual([current, result.scheduled]);
+    expect(kids).not.toContain(waiting);
+  });
+
+  it("a fresh database with isolates whose clocks disagree: every one signs with the one first key", async () => {
+    const t = START.getTime();
+    // The first isolate's clock runs ahead of the others': its key "signs from" their future.
+    const isolates = [0, 40, 80, 120, 160].map((behindMs) =>
+      isolate(env.APP_SECRET, { now: () => new Date(t - behindMs) }),
+    );
+    const issued = await Promise.all(isolates.map((one) => one.tokens.issue(SESSION, member)));
+    expect(await storedKeys()).toHaveLength(1);
+    expect(new Set(issued.map(({ token }) => kidOf(token)))).toEqual(new Set([(await storedKeys())[0]?.kid]));
+  });
+});
+
+describe("tokens naming kids this isolate has not loaded", () => {
+  const header = (kid: string) => toBase64Url(utf8(JSON.stringify({ alg: "ES256", typ: "at+jwt", kid })));
+  const withKid = (token: string, kid: string) => `${header(kid)}.${token.split(".").slice(1).join(".")}`;
+
+  it("a stream of made-up kids costs no key read; a real key published meanwhile verifies at once", async () => {
+    const counts: BindingCounts = { d1: 0, kvGet: 0, kvPut: 0, kvDelete: 0 };
+    const watched = isolate(env.APP_SECRET, { db: countingD1(env.DB, counts) });
+    const { token } = await isolate().tokens.issue(SESSION, member);
+    await expect(watched.tokens.verify(token)).resolves.toBeDefined();
+    const readsBefore = counts.d1;
+    const future = new Date(Date.now() + DAY).getTime();
+    for (let i = 0; i < 60; i++) {
+      vi.setSystemTime(START.getTime() + i * 1000); // a minute of flood, across several reload intervals
+      const made = [
+        crypto.randomUUID(),
+        `no-such-key-${i}`,
+        // The new format with a future time, but a MAC made without the secret.
+        `${uuidv7().replace(/^.{8}-.{4}/, () =>
+          future
+            .toString(16)
+            .padStart(12, "0")
+            .replace(/^(.{8})/, "$1-"),
+        )}.${toBase64Url(crypto.getRandomValues(new Uint8Array(12)))}`,
+      ];
+      for (const kid of made)
+        await expect(watched.tokens.verify(withKid(token, kid))).rejects.toMatchObject({ status: 401 });
+    }
+    expect(counts.d1).toBe(readsBefore);
+    // Another isolate lost its key's secret and made a key that signs at once.
+    await env.DB.prepare("delete from signing_keys").run();
+    const now = Date.now();
+    const fresh = await storeKey({ secret: env.APP_SECRET, signsFrom: now });
+    const { token: signed } = await isolate().tokens.issue(SESSION, member);
+    expect(kidOf(signed)).toBe(fresh);
+    await expect(watched.tokens.verify(signed)).resolves.toMatchObject({ sub: USER });
+    expect(counts.d1 - readsBefore).toBe(2); // one load: the keys and the rotation request, in one batch
+  });
+
+  it("a genuine kid of a removed key, over and over: at most one key read per interval", async () => {
+    const counts: BindingCounts = { d1: 0, kvGet: 0, kvPut: 0, kvDelete: 0 };
+    const watched = isolate(env.APP_SECRET, { db: countingD1(env.DB, counts) });
+    const { token } = await isolate().tokens.issue(SESSION, member);
+    const removed = await storeKey({ secret: env.APP_SECRET, signsFrom: Date.now() - DAY });
+    await env.DB.prepare("delete from signing_keys where kid = ?").bind(removed).run();
+    vi.setSystemTime(START.getTime() + MINUTE);
+    await watched.keys.publicKeys();
+    const readsBefore = counts.d1;
+    for (let i = 0; i < 30; i++) {
+      vi.setSystemTime(START.getTime() + MINUTE + i * 1000);
+      await expect(watched.tokens.verify(withKid(token, removed))).rejects.toMatchObject({ status: 401 });
+    }
+    const loads = (counts.d1 - readsBefore) / 2;
+    expect(loads).toBeGreaterThanOrEqual(1);
+    expect(loads).toBeLessThanOrEqual(Math.ceil(30_000 / KEY_TIMING.unknownKidReloadMs));
   });
 });

@@ -7,12 +7,19 @@ import { fromBase64Url, toBase64Url, utf8 } from "./encoding";
  * (docs/tokens.md#why-webcrypto-by-hand-not-jose-inside-the-service).
  * Only ES256 is ever produced or accepted: the algorithm is fixed by the key, never taken from a
  * token's header, so `alg: none` and algorithm confusion cannot arise.
+ *
+ * One spelling per token: each part must be canonical unpadded base64url (no `=`, `+` or `/`, no
+ * set bits after the last byte) and the signature low-s (s ≤ n/2; what we sign always is), so no
+ * one can make a second, different text that verifies from a token they hold.
  */
 export const JWS_ALGORITHM = "ES256";
 const ECDSA = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
 // Longer than any token this service issues; a bigger one is not worth parsing.
 const MAX_TOKEN_LENGTH = 4096;
+// The order n of P-256's group: (r, s) and (r, n − s) both verify, so only s ≤ n/2 is accepted.
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_HALF_ORDER = P256_ORDER >> 1n;
 
 export type JwsHeader = { alg: string; kid?: string; typ?: string };
 
@@ -50,8 +57,10 @@ export function importPrivateKey(privateJwk: string): Promise<CryptoKey> {
 /** `header.payload.signature`, signed with `key` (ES256). */
 export async function signJws(header: Omit<JwsHeader, "alg">, payload: object, key: CryptoKey): Promise<string> {
   const input = `${encodeJson({ alg: JWS_ALGORITHM, ...header })}.${encodeJson(payload)}`;
-  // WebCrypto's ECDSA signature is r || s, 64 bytes: exactly JWS's encoding.
-  const signature = await crypto.subtle.sign(SIGN, key, utf8(input));
+  // WebCrypto's ECDSA signature is r || s, 64 bytes: exactly JWS's encoding; s made low.
+  const signature = new Uint8Array(await crypto.subtle.sign(SIGN, key, utf8(input)));
+  const s = toBigInt(signature.subarray(32));
+  if (s > P256_HALF_ORDER) signature.set(fromBigInt(P256_ORDER - s, 32), 32);
   return `${input}.${toBase64Url(signature)}`;
 }
 
@@ -59,7 +68,7 @@ export async function signJws(header: Omit<JwsHeader, "alg">, payload: object, k
 export function readJwsHeader(token: string): JwsHeader | null {
   if (token.length > MAX_TOKEN_LENGTH) return null;
   const parts = token.split(".");
-  if (parts.length !== 3) return null;
+  if (parts.length !== 3 || !parts.every(isCanonicalBase64Url)) return null;
   const header = decodeJson(parts[0] ?? "");
   if (!header || typeof header.alg !== "string") return null;
   // Typed members only, and no extension this code does not understand (RFC 7515 §4.1.11).
@@ -84,7 +93,7 @@ export async function verifyJws(token: string, key: CryptoKey): Promise<Record<s
   } catch {
     return null;
   }
-  if (signature.length !== 64) return null;
+  if (signature.length !== 64 || toBigInt(signature.subarray(32)) > P256_HALF_ORDER) return null;
   const valid = await crypto.subtle.verify(SIGN, key, signature, utf8(`${encodedHeader}.${encodedPayload}`));
   return valid ? decodeJson(encodedPayload) : null;
 }
@@ -92,6 +101,27 @@ export async function verifyJws(token: string, key: CryptoKey): Promise<Record<s
 /** Looks like a compact JWS (three base64url parts), as opposed to an opaque session token. */
 export function isCompactJws(token: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+}
+
+// The one base64url spelling of some bytes: what decoding then encoding them gives back.
+function isCanonicalBase64Url(part: string): boolean {
+  try {
+    return toBase64Url(fromBase64Url(part)) === part;
+  } catch {
+    return false;
+  }
+}
+
+function toBigInt(bytes: Uint8Array): bigint {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  return value;
+}
+
+function fromBigInt(value: bigint, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = length - 1, rest = value; i >= 0; i--, rest >>= 8n) bytes[i] = Number(rest & 0xffn);
+  return bytes;
 }
 
 function encodeJson(value: object): string {

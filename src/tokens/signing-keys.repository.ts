@@ -17,6 +17,13 @@ export type SigningKeysRepository = {
   /** Asks the service to rotate at its next key refresh (`npm run keys:rotate`). */
   requestRotation(now: Date): Promise<void>;
   clearRotationRequest(): Promise<void>;
+  /**
+   * Replaces a private half sealed under APP_SECRET_PREVIOUS with the same key sealed under
+   * APP_SECRET, only if the row still holds what was read (another isolate may have done it).
+   */
+  reseal(kid: string, from: string, to: string): Promise<void>;
+  /** Removes keys that have not signed yet (`signsFrom` after `now`): no token depends on them. */
+  removeWaiting(kids: string[], now: Date): Promise<void>;
   /** Forgets the private halves of keys that no longer sign. */
   dropPrivateKeys(kids: string[]): Promise<void>;
   /** Removes keys no token can still need. */
@@ -71,6 +78,22 @@ export function createSigningKeysRepository(db: Db): SigningKeysRepository {
 
     async clearRotationRequest() {
       await db.delete(keyRotationRequests).where(eq(keyRotationRequests.id, ROTATION_REQUEST)).run();
+    },
+
+    async reseal(kid, from, to) {
+      await db
+        .update(signingKeys)
+        .set({ encryptedPrivateJwk: to })
+        .where(and(eq(signingKeys.kid, kid), eq(signingKeys.encryptedPrivateJwk, from)))
+        .run();
+    },
+
+    async removeWaiting(kids, now) {
+      if (kids.length === 0) return;
+      await db
+        .delete(signingKeys)
+        .where(and(inArray(signingKeys.kid, kids), gt(signingKeys.signsFrom, now)))
+        .run();
     },
 
     async dropPrivateKeys(kids) {

@@ -8,15 +8,12 @@ import { createSessionsRepository } from "../../src/auth/sessions.repository";
 import type { Db } from "../../src/db/client";
 import type { Role, User, UserStatus } from "../../src/db/schema";
 import { newId } from "../../src/lib/ids";
-import { deriveEncryptionKey } from "../../src/lib/keys";
 import { createPasswordHasher } from "../../src/lib/password";
 import { generateToken, hashToken } from "../../src/lib/tokens";
 import { createAccessTokens } from "../../src/tokens/access-tokens";
-import { createSigningKeysRepository } from "../../src/tokens/signing-keys.repository";
-import { createKeyCache, createSigningKeysService } from "../../src/tokens/signing-keys.service";
 import { newUserRow } from "../../src/users/users.model";
 import { createUsersRepository } from "../../src/users/users.repository";
-import { TEST_APP_SECRET } from "./constants";
+import { signingKeysOver } from "./signing-keys";
 
 export type Backend = {
   name: string;
@@ -38,13 +35,7 @@ export function fixtures(backend: Backend) {
   // Access tokens as the service makes them, with keys in this backend's database.
   const accessTokens = () =>
     createAccessTokens({
-      keys: createSigningKeysService({
-        repository: createSigningKeysRepository(backend.db()),
-        cache: createKeyCache(),
-        encryptionKey: () => deriveEncryptionKey(TEST_APP_SECRET, "signing-keys"),
-        rotationIntervalMs: 30 * 86_400_000,
-        defer: () => {},
-      }),
+      keys: signingKeysOver(backend.db()),
       config: { tokenIssuer: "http://edge-users.test", tokenAudience: "edge-users", accessTokenTtlSeconds: 300 },
     });
 

@@ -7,7 +7,15 @@
  * In production the JWK Set is fetched over HTTPS from the issuer; with a service binding `USERS`
  * to edge-users (same account) it goes through the binding instead, with no public hop.
  */
-import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } from "jose";
+import {
+  base64url,
+  createRemoteJWKSet,
+  customFetch,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  jwtVerify,
+} from "jose";
 
 export type Env = {
   /** edge-users' issuer (its public origin): TOKEN_ISSUER there. */
@@ -38,12 +46,41 @@ function jwksFor(env: Env) {
   return keySet.jwks;
 }
 
+// The order n of P-256's group: an ECDSA signature (r, s) has a twin (r, n − s) that verifies too.
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/**
+ * One spelling per token, as edge-users itself requires (its docs/tokens.md): every part is
+ * canonical base64url (jose also accepts set bits after the last byte) and an ES256 signature is
+ * low-s (jose accepts the high-s twin). So a token cannot be re-spelled into a second valid text
+ * that a cache, a log or a replay check would take for another token.
+ */
+function hasOneSpelling(token: string): boolean {
+  const parts = token.split(".");
+  if (parts.length !== 3) return false;
+  let signature: Uint8Array | undefined;
+  for (const part of parts) {
+    try {
+      signature = base64url.decode(part);
+      if (base64url.encode(signature) !== part) return false;
+    } catch {
+      return false;
+    }
+  }
+  if (decodeProtectedHeader(token).alg !== "ES256") return true; // jwtVerify decides on others
+  if (signature?.length !== 64) return false;
+  let s = 0n;
+  for (const byte of signature.subarray(32)) s = (s << 8n) | BigInt(byte);
+  return s <= P256_ORDER >> 1n;
+}
+
 /** The caller behind `Authorization: Bearer <access token>`, or null for anything not valid. */
 export async function verifyCaller(request: Request, env: Env): Promise<Caller | null> {
   const token = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(request.headers.get("Authorization") ?? "")?.[1];
   if (!token) return null;
   let payload: JWTPayload;
   try {
+    if (!hasOneSpelling(token)) return null;
     ({ payload } = await jwtVerify(token, jwksFor(env), {
       issuer: env.ISSUER,
       audience: env.AUDIENCE,
