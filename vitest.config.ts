@@ -31,11 +31,19 @@ export default defineConfig(async () => {
                   // for Pwned Passwords in test/helpers/pwned-passwords.ts (never the network).
                   PASSWORD_BREACH_CHECK: "off",
                   PASSWORD_BREACH_API_URL: "https://pwned-passwords.test",
+                  // Webhook retries at once: ten attempts and the dead letter take milliseconds.
+                  WEBHOOK_RETRY_DELAY_SCALE: "0",
                 },
                 // wrangler.toml's consumers, without waiting to fill a batch, and fewer retries.
                 queueConsumers: {
                   "edge-users-mail": { maxBatchTimeout: 0, maxRetries: 2, deadLetterQueue: "edge-users-mail-dlq" },
                   "edge-users-mail-dlq": { maxBatchTimeout: 0, maxRetries: 0 },
+                  "edge-users-webhooks": {
+                    maxBatchTimeout: 0,
+                    maxRetries: 9,
+                    deadLetterQueue: "edge-users-webhooks-dlq",
+                  },
+                  "edge-users-webhooks-dlq": { maxBatchTimeout: 0, maxRetries: 0 },
                 },
               },
             }),

@@ -29,6 +29,7 @@ import { observeRequests } from "./observability/observe-requests";
 import { problemsRouter } from "./problems/problems.routes";
 import { tokensRouter } from "./tokens/tokens.routes";
 import { usersRouter } from "./users/users.routes";
+import { webhooksRouter } from "./webhooks/webhooks.routes";
 
 const API_DESCRIPTION = `Users, sign-in and sessions at the edge.
 
@@ -81,7 +82,8 @@ export function createApp(backend: DatabaseBackend) {
     .route("/api/users", userSessionsRouter)
     .route("/api/auth", authRouter)
     .route("/api", accountsRouter)
-    .route("/", tokensRouter);
+    .route("/", tokensRouter)
+    .route("/api/webhooks", webhooksRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -190,6 +192,7 @@ export function apiDocument(app: Pick<OpenAPIHono, "getOpenAPI31Document">, serv
         { name: "Auth", description: "Sign-in and sessions" },
         { name: "Account", description: "Email verification and password reset, by links mailed to the account" },
         { name: "Tokens", description: "The keys other services verify access tokens with" },
+        { name: "Webhooks", description: "Signed deliveries of security events to other services (admins)" },
         { name: "Health", description: "Liveness and readiness" },
         { name: "Reference", description: "What problem types mean" },
       ],

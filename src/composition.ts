@@ -34,6 +34,8 @@ import {
 import { createCachedUsersRepository } from "./users/users.cache";
 import { createUsersRepository, type UsersRepository } from "./users/users.repository";
 import { type AccountMail, createUsersService, type UsersService } from "./users/users.service";
+import { createWebhooksRepository } from "./webhooks/webhooks.repository";
+import { createWebhooksService, type WebhooksService } from "./webhooks/webhooks.service";
 
 /** Every service of a request; each router's env names the ones its handlers use. */
 export type Services = {
@@ -46,6 +48,7 @@ export type Services = {
   purger: Purger | null;
   limiter: RateLimiter;
   idempotency: IdempotencyService;
+  webhooks: WebhooksService;
 };
 
 /** What a request brings to the graph: its bindings, checked configuration, metrics and waitUntil. */
@@ -77,7 +80,7 @@ type IsolateState = {
 };
 
 /** What the service seals under APP_SECRET; each purpose has its own derived key. */
-type SealingPurpose = "signing-keys" | "mail-queue";
+type SealingPurpose = "signing-keys" | "mail-queue" | "webhook-secrets";
 
 const MEMORY_CACHE_MAX_ENTRIES = 1000;
 // A few hundred bytes each; an entry is dropped after a minute however long its token lives.
@@ -140,6 +143,7 @@ class RequestServices implements Services {
   #idempotency: IdempotencyService | undefined;
   #readiness: ReadinessProbe | undefined;
   #breachCheck: BreachCheck | undefined;
+  #webhooks: WebhooksService | undefined;
 
   constructor(
     private readonly scope: RequestScope,
@@ -210,6 +214,18 @@ class RequestServices implements Services {
       config: this.scope.config,
     });
     return this.#accessTokens;
+  }
+
+  get webhooks(): WebhooksService {
+    const { env, config, defer } = this.scope;
+    this.#webhooks ??= createWebhooksService({
+      repository: createWebhooksRepository(this.db),
+      sealer: this.isolate.sealer("webhook-secrets"),
+      policy: { allowLoopback: config.webhooks.allowLoopback },
+      queue: env.WEBHOOK_QUEUE,
+      defer,
+    });
+    return this.#webhooks;
   }
 
   get limiter(): RateLimiter {

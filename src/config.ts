@@ -67,6 +67,12 @@ export type AppConfig = {
     /** The range API's origin; the tests point it at a stand-in. */
     apiUrl: string;
   };
+  webhooks: {
+    /** `WEBHOOKS_ALLOW_LOOPBACK=true` (local development only): http://localhost:PORT and 127.0.0.1 receivers. */
+    allowLoopback: boolean;
+    /** The retry schedule's delays times this: 1 in production; tests shorten it (loopback APP_URL only). */
+    retryDelayScale: number;
+  };
 };
 
 const flag = z.union([z.boolean(), z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1")]);
@@ -144,6 +150,8 @@ const ConfigSchema = z
       .default("https://api.pwnedpasswords.com"),
     // `npm start -- --no-rate-limits` only: honoured for requests to this machine (localhost).
     RATE_LIMITS: z.enum(["on", "off"]).default("on"),
+    WEBHOOKS_ALLOW_LOOPBACK: flag.default(false),
+    WEBHOOK_RETRY_DELAY_SCALE: z.coerce.number().min(0).max(1).default(1),
   })
   .refine((config) => config.MAIL_TRANSPORT !== "resend" || Boolean(config.RESEND_API_KEY), {
     message: "MAIL_TRANSPORT=resend needs RESEND_API_KEY (wrangler secret put RESEND_API_KEY)",
@@ -155,6 +163,15 @@ const ConfigSchema = z
     message:
       "RATE_LIMITS=off is for local development only (npm start -- --no-rate-limits), never with a public APP_URL",
     path: ["RATE_LIMITS"],
+  })
+  // Receivers on this machine, or a shortened retry schedule, are for tests and local development.
+  .refine((config) => !config.WEBHOOKS_ALLOW_LOOPBACK || isLoopback(config.APP_URL), {
+    message: "WEBHOOKS_ALLOW_LOOPBACK=true is for local development only, never with a public APP_URL",
+    path: ["WEBHOOKS_ALLOW_LOOPBACK"],
+  })
+  .refine((config) => config.WEBHOOK_RETRY_DELAY_SCALE === 1 || isLoopback(config.APP_URL), {
+    message: "WEBHOOK_RETRY_DELAY_SCALE shortens the retry schedule for tests only, never with a public APP_URL",
+    path: ["WEBHOOK_RETRY_DELAY_SCALE"],
   })
   .refine((config) => config.MAIL_TRANSPORT !== "log" || isLoopback(config.APP_URL), {
     message:
@@ -219,6 +236,10 @@ export function readConfig(env: Bindings): AppConfig {
     passwordBreach: {
       check: result.data.PASSWORD_BREACH_CHECK,
       apiUrl: result.data.PASSWORD_BREACH_API_URL.replace(/\/+$/, ""),
+    },
+    webhooks: {
+      allowLoopback: result.data.WEBHOOKS_ALLOW_LOOPBACK,
+      retryDelayScale: result.data.WEBHOOK_RETRY_DELAY_SCALE,
     },
   };
   parsed.set(env, config);

@@ -8,7 +8,8 @@ import { RequestMetrics } from "./lib/metrics";
 /**
  * Every minute (the Worker's cron, or a timer on Node): purge cache keys still in the outbox,
  * delete expired sessions and email links, forget expired idempotency keys (so no table grows
- * without bound), and rotate the signing keys when due (src/tokens/signing-keys.service.ts).
+ * without bound), hand webhook deliveries no request handed over to their queue and prune old
+ * ones, and rotate the signing keys when due (src/tokens/signing-keys.service.ts).
  */
 export async function runHousekeeping(
   backend: DatabaseBackend,
@@ -21,6 +22,8 @@ export async function runHousekeeping(
   const removed = await step("expired sessions", () => services.auth.pruneExpiredSessions(), 0);
   const forgotten = await step("expired idempotency keys", () => services.idempotency.pruneExpired(), 0);
   const expiredLinks = await step("expired email links", () => services.accounts.pruneExpiredTokens(), 0);
+  const handedOver = await step("webhook outbox", () => services.webhooks.dispatchStragglers(), 0);
+  const deliveriesPruned = await step("old webhook deliveries", () => services.webhooks.pruneDeliveries(), 0);
   const keys = await step("signing keys", () => services.signingKeys.maintain(), {
     scheduled: null,
     privateKeysDropped: 0,
@@ -32,6 +35,8 @@ export async function runHousekeeping(
     expiredSessionsRemoved: removed,
     expiredIdempotencyKeysRemoved: forgotten,
     expiredLinksRemoved: expiredLinks,
+    webhookDeliveriesHandedOver: handedOver,
+    webhookDeliveriesPruned: deliveriesPruned,
     signingKeyScheduled: keys.scheduled ?? "",
     retiredPrivateKeysDropped: keys.privateKeysDropped,
     signingKeysRemoved: keys.keysRemoved,

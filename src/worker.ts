@@ -2,6 +2,7 @@ import type { createApp } from "./app";
 import type { Bindings } from "./config";
 import type { DatabaseBackend } from "./db/backend";
 import type { QueuedMail } from "./mail/mail";
+import type { WebhookQueueMessage } from "./webhooks/webhooks.service";
 
 type App = ReturnType<typeof createApp>;
 
@@ -30,8 +31,13 @@ export function createWorker(backend: DatabaseBackend) {
       return app ? app.fetch(request, env, ctx) : loadApp().then((loaded) => loaded.fetch(request, env, ctx));
     },
 
-    /** The mail queue and its dead-letter queue (wrangler.toml `[[queues.consumers]]`). */
+    /** The mail and webhook queues and their dead-letter queues (wrangler.toml `[[queues.consumers]]`). */
     async queue(batch, env) {
+      if (batch.queue.startsWith("edge-users-webhooks")) {
+        const { consumeWebhookBatch } = await import("./webhooks/webhooks-consumer.entry");
+        await consumeWebhookBatch(batch as MessageBatch<WebhookQueueMessage>, env, backend);
+        return;
+      }
       const { consumeMail } = await import("./accounts/mail-consumer");
       await consumeMail(batch as MessageBatch<QueuedMail>, env, backend);
     },

@@ -17,7 +17,9 @@ export type Action =
   /** List and search users: admins. */
   | "users:list"
   /** Set roles and statuses, and create users while sign-up is closed: admins. */
-  | "users:administer";
+  | "users:administer"
+  /** Create, change and delete webhook endpoints, and read their deliveries: admins. */
+  | "webhooks:manage";
 
 /** The user an action is aimed at; absent for actions on the collection. */
 export type Target = { userId: string };
@@ -33,6 +35,7 @@ const rules: Record<Action, Rule> = {
   "user:delete": ownerOrAdmin,
   "users:list": isAdmin,
   "users:administer": isAdmin,
+  "webhooks:manage": isAdmin,
 };
 
 /** Every action the policy knows. */

@@ -180,6 +180,69 @@ export const writeGuards = sqliteTable(
   ],
 );
 
+/** The values of `webhook_deliveries.status`. */
+export const deliveryStatuses = ["pending", "succeeded", "failed"] as const;
+
+/**
+ * A receiver of webhooks, managed by admins (src/webhooks/). Its signing secret is sealed under
+ * APP_SECRET (purpose `webhook-secrets`, the endpoint id bound) and shown only when it is made.
+ */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    url: text("url").notNull(),
+    description: text("description").notNull().default(""),
+    /** JSON array of event types, or `["*"]`. */
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    sealedSecret: text("sealed_secret").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** Why it was disabled by the service (a 410, a day of failures); null when an admin did it, or enabled. */
+    disabledReason: text("disabled_reason"),
+    /** When its current run of failed deliveries began; null after a success. */
+    failingSince: integer("failing_since", { mode: "timestamp_ms" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [index("webhook_endpoints_created_at_id_idx").on(table.createdAt, table.id)],
+);
+
+/**
+ * One event to one endpoint: the transactional outbox (a row is inserted in the batch of the write
+ * whose event it carries) and the delivery log. `payload` is the message body's `data`, made when
+ * the event was, so every attempt sends the same bytes under the same `webhook-id` (`event_id`).
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    payload: text("payload").notNull(),
+    occurredAt: integer("occurred_at", { mode: "timestamp_ms" }).notNull(),
+    status: text("status", { enum: deliveryStatuses }).notNull().default("pending"),
+    attempt: integer("attempt").notNull().default(0),
+    responseStatus: integer("response_status"),
+    durationMs: integer("duration_ms"),
+    error: text("error"),
+    /** When it was last handed to the queue; the cron re-enqueues pending rows never handed over. */
+    enqueuedAt: integer("enqueued_at", { mode: "timestamp_ms" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [
+    uniqueIndex("webhook_deliveries_event_endpoint_unique").on(table.eventId, table.endpointId),
+    // The delivery log of one endpoint, newest first.
+    index("webhook_deliveries_endpoint_created_idx").on(table.endpointId, table.createdAt, table.id),
+    // The outbox sweep: pending rows never handed to the queue; pruning by age.
+    index("webhook_deliveries_status_enqueued_idx").on(table.status, table.enqueuedAt, table.createdAt),
+    check("webhook_deliveries_status_check", sql`${table.status} in ('pending', 'succeeded', 'failed')`),
+  ],
+);
+
 export type Role = (typeof roles)[number];
 export type UserStatus = (typeof statuses)[number];
 
@@ -190,6 +253,9 @@ export type NewSessionRow = typeof sessions.$inferInsert;
 export type EmailTokenRow = typeof emailTokens.$inferSelect;
 export type EmailTokenPurpose = EmailTokenRow["purpose"];
 export type SigningKeyRow = typeof signingKeys.$inferSelect;
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
 
 /**
  * The user as the application knows it: its row without the password hash, which never leaves

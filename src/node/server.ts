@@ -8,7 +8,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Client } from "@libsql/client";
 import { consumeMail } from "../accounts/mail-consumer";
 import { createApp } from "../app";
-import { type Bindings, CONFIG_VARIABLES } from "../config";
+import { type Bindings, CONFIG_VARIABLES, readConfig } from "../config";
 import { libsqlBackend } from "../db/libsql";
 import { applyLibsqlMigrations, type Migration } from "../db/libsql-migrations";
 import { runHousekeeping } from "../housekeeping";
@@ -16,10 +16,14 @@ import { rootCauseMessage } from "../lib/errors";
 import { log } from "../lib/log";
 import { rateLimitPolicies } from "../limits/policies";
 import type { QueuedMail } from "../mail/mail";
+import { MAX_ATTEMPTS } from "../webhooks/attempt";
+import type { WebhookQueueMessage } from "../webhooks/webhooks.service";
+import { consumeWebhookBatch } from "../webhooks/webhooks-consumer.entry";
 import { clientAddressOf, NO_TRUSTED_PROXIES, type TrustedProxies } from "./client-address";
 import { createMemoryKv } from "./memory-kv";
 import { createMemoryQueue } from "./memory-queue";
 import { createMemoryRateLimit } from "./memory-rate-limit";
+import { nodeWebhookTransport } from "./webhook-transport";
 
 function nodeBindings(client: Client, rateLimits: boolean, environment: NodeJS.ProcessEnv = process.env): Bindings {
   const vars = Object.fromEntries(
@@ -33,6 +37,18 @@ function nodeBindings(client: Client, rateLimits: boolean, environment: NodeJS.P
     CACHE: createMemoryKv(),
     // Mail is queued and delivered in this process, with the Worker's retries and dead-lettering.
     MAIL_QUEUE: createMemoryQueue<QueuedMail>("edge-users-mail", (batch) => consumeMail(batch, env, libsqlBackend)),
+    // Webhooks too, with the Worker's schedule, and the address checked at connect time.
+    WEBHOOK_QUEUE: createMemoryQueue<WebhookQueueMessage>(
+      "edge-users-webhooks",
+      (batch) =>
+        consumeWebhookBatch(
+          batch,
+          env,
+          libsqlBackend,
+          nodeWebhookTransport({ allowLoopback: readConfig(env).webhooks.allowLoopback }),
+        ),
+      { maxRetries: MAX_ATTEMPTS - 1 },
+    ),
     // Without them, every limit lets requests through (as a limiter that is down does).
     ...(rateLimits
       ? Object.fromEntries(

@@ -14,18 +14,18 @@ import {
   type UserStatus,
   users,
 } from "../db/schema";
+import type { KeysetCursor } from "../http/cursor";
 import { ConflictError } from "../lib/errors";
 import { userOf } from "./users.model";
 
 export type UserCredentials = { user: User; passwordHash: string };
 
-export type ListCursor = { createdAt: Date; id: string };
 export type UserListFilter = {
   role?: Role | undefined;
   status?: UserStatus | undefined;
   /** Case-insensitive prefix of email, username or name. */
   q?: string | undefined;
-  after?: ListCursor | undefined;
+  after?: KeysetCursor | undefined;
   limit: number;
 };
 

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { User } from "../db/schema";
 import { MAX_IF_MATCH_TAGS, matchesIfNoneMatch, versionsFromIfMatch } from "../http/conditional";
+import { nextCursor } from "../http/cursor";
 import { bearerSecurity, jsonBody, problemResponses } from "../http/openapi";
 import { createRouter } from "../http/router";
 import type { IdempotencyService } from "../idempotency/idempotency.service";
@@ -10,7 +11,6 @@ import { optionalAuth, requireAuth } from "../middleware/authenticate";
 import { rateLimitUnlessAdmin } from "../middleware/rate-limit";
 import {
   CreateUserBodySchema,
-  encodeCursor,
   ListUsersQuerySchema,
   toPublicProfileView,
   toUserView,
@@ -191,9 +191,7 @@ export const usersRouter = createRouter<{ users: UsersService; idempotency: Idem
   .openapi(listUsers, async (c) => {
     const { limit, cursor, role, status, q } = c.req.valid("query");
     const page = await c.get("services").users.list(c.get("actor"), { limit, after: cursor, role, status, q });
-    const last = page.users.at(-1);
-    const nextCursor = page.hasMore && last ? encodeCursor(last) : null;
-    return c.json({ data: page.users.map(toUserView), nextCursor }, 200);
+    return c.json({ data: page.users.map(toUserView), nextCursor: nextCursor(page.users, page.hasMore) }, 200);
   })
   .openapi(getUser, async (c) => {
     const { user, view } = await c.get("services").users.get(c.get("actor"), c.req.valid("param").id);
