@@ -86,6 +86,10 @@ export function preflightProblems(toml: WranglerToml, args: readonly string[] = 
   }
   if (vars.RATE_LIMITS === "off")
     problems.push("RATE_LIMITS is off: remove it; it is for npm start -- --no-rate-limits");
+  if (vars.WEBHOOKS_ALLOW_LOOPBACK === "true" || vars.WEBHOOKS_ALLOW_LOOPBACK === "1")
+    problems.push("WEBHOOKS_ALLOW_LOOPBACK is on: remove it; webhooks to localhost are for local development");
+  if (vars.WEBHOOK_RETRY_DELAY_SCALE !== undefined && Number(vars.WEBHOOK_RETRY_DELAY_SCALE) !== 1)
+    problems.push("WEBHOOK_RETRY_DELAY_SCALE shortens webhook retries: remove it; it is for tests");
   if (vars.PASSWORD_HASH_COST !== undefined && vars.PASSWORD_HASH_COST !== "standard")
     problems.push(`PASSWORD_HASH_COST is ${vars.PASSWORD_HASH_COST}: remove it; a cheaper hash is for tests`);
   try {

@@ -116,6 +116,10 @@ describe("npm run deploy's preflight", () => {
       expect.stringMatching(/^APP_URL is http:\/\/127.0.0.1:8787/),
       expect.stringMatching(/^RATE_LIMITS is off/),
     ]);
+    expect(preflightProblems(ready, ["--var", "WEBHOOKS_ALLOW_LOOPBACK:true", "WEBHOOK_RETRY_DELAY_SCALE:0"])).toEqual([
+      expect.stringMatching(/^WEBHOOKS_ALLOW_LOOPBACK is on/),
+      expect.stringMatching(/^WEBHOOK_RETRY_DELAY_SCALE shortens/),
+    ]);
     expect(preflightProblems(ready, ["--var=PASSWORD_HASH_COST:low"])).toEqual([
       expect.stringMatching(/^PASSWORD_HASH_COST is low/),
     ]);
