@@ -27,6 +27,9 @@ export default defineConfig(async () => {
                   RESEND_API_KEY: "re_test_key",
                   // A failed delivery is retried at once, so the dead-letter path takes milliseconds.
                   MAIL_RETRY_BASE_DELAY_SECONDS: "0",
+                  // Cheap scrypt: hashing was half the suite's CPU. Tests of the production parameters
+                  // ask for PASSWORD_HASH_COST=standard themselves (test/password.test.ts).
+                  PASSWORD_HASH_COST: "low",
                 },
                 // wrangler.toml's consumers, without waiting to fill a batch, and fewer retries.
                 queueConsumers: {
@@ -41,6 +44,9 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts"],
             exclude: ["test/node/**"],
             setupFiles: ["./test/setup/apply-migrations.ts", "./test/setup/mailbox.ts"],
+            // Files run side by side on two cores: a test may wait its turn for the CPU.
+            testTimeout: 30_000,
+            hookTimeout: 30_000,
           },
         },
         {
