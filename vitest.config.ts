@@ -9,6 +9,10 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("drizzle");
   return {
     test: {
+      // Files of both projects share this pool. Measured on the 2-core machine (workers project
+      // alone): 2 at a time 64 s, 3 at a time 54 s; the Node files mostly wait on the processes they
+      // drive, so a third file keeps the cores busy meanwhile (docs/testing.md#the-budget).
+      maxWorkers: 3,
       // Every request logs a line; keep them out of the reporter (tests that care spy on console).
       onConsoleLog: (line: string) => !QUIET.some((marker) => line.includes(marker)),
       projects: [
@@ -55,6 +59,8 @@ export default defineConfig(async () => {
             name: "node",
             include: ["test/node/**/*.test.ts"],
             environment: "node",
+            // One npm start for the files that need a running service (test/node/setup/service.ts).
+            globalSetup: ["./test/node/setup/service.ts"],
             // Pages and processes under a loaded CI machine (the files run in parallel): polls wait longer.
             expect: { poll: { timeout: 15_000, interval: 100 } },
             testTimeout: 120_000,

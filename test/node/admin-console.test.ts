@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { client, freePort, startServer } from "./http-contract";
+import { client, startServer } from "./http-contract";
+import { freePort } from "./setup/free-port";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ADMIN = { email: "ada@example.com", password: "demo password 1234" };
