@@ -20,7 +20,10 @@ describe("npm run start:node driven over HTTP", () => {
 
   beforeAll(async () => {
     port = await freePort();
-    server = await startServer("start:node", ["--port", String(port)], port, { LIBSQL_URL: url });
+    server = await startServer("start:node", ["--port", String(port)], port, {
+      LIBSQL_URL: url,
+      PASSWORD_HASH_COST: "low",
+    });
   });
 
   afterAll(() => {
