@@ -17,7 +17,7 @@ import { createIdempotencyRepository } from "./idempotency/idempotency.repositor
 import { createIdempotencyService, type IdempotencyService } from "./idempotency/idempotency.service";
 import { deriveHmacKey } from "./lib/keys";
 import type { RequestMetrics } from "./lib/metrics";
-import { createPasswordHasher, type PasswordHasher } from "./lib/password";
+import { createPasswordHasher, type PasswordHasher, SCRYPT_BY_COST } from "./lib/password";
 import { createSealer, type Sealer } from "./lib/sealing";
 import { createRateLimiter, noRateLimits, type RateLimiter } from "./limits/rate-limiter";
 import { createMailer } from "./mail/mailer";
@@ -102,7 +102,7 @@ function isolateState(env: Bindings, config: AppConfig): IsolateState {
         maxEntries: MEMORY_CACHE_MAX_ENTRIES,
         ttlMs: config.memoryCacheTtlSeconds * 1000,
       }),
-      hasher: createPasswordHasher({ pepper: config.passwordPepper }),
+      hasher: createPasswordHasher({ pepper: config.passwordPepper, scrypt: SCRYPT_BY_COST[config.passwordHashCost] }),
       fingerprintKey: once(() => deriveHmacKey(config.appSecret, "idempotency-fingerprint")),
       keys: createKeyCache(),
       keyIds: createKeyIds({ current: config.appSecret, previous: config.appSecretPrevious }),

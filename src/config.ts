@@ -9,6 +9,8 @@ export type Bindings = Env & {
   /** The secret APP_SECRET replaced, while a rotation is under way: what it sealed still opens. */
   APP_SECRET_PREVIOUS?: string;
   PASSWORD_PEPPER?: string;
+  /** `standard` (the default) or `low`: cheap scrypt parameters, for test suites on this machine only. */
+  PASSWORD_HASH_COST?: string;
   /** libSQL (Turso) instead of D1: the database URL (a var) and its token (a secret). */
   LIBSQL_URL?: string;
   LIBSQL_AUTH_TOKEN?: string;
@@ -29,6 +31,8 @@ export type AppConfig = {
   /** APP_SECRET_PREVIOUS: set while APP_SECRET is rotated, so what it sealed still opens (src/lib/sealing.ts). */
   appSecretPrevious: string | undefined;
   passwordPepper: string | undefined;
+  /** The scrypt parameters new hashes get: `low` only with a loopback APP_URL (test suites). */
+  passwordHashCost: "standard" | "low";
   cacheEnabled: boolean;
   memoryCacheTtlSeconds: number;
   cacheRepurgeDelayMs: number;
@@ -96,6 +100,7 @@ const ConfigSchema = z
       .optional()
       .or(z.literal("").transform(() => undefined)),
     PASSWORD_PEPPER: z.string().min(16, "PASSWORD_PEPPER must be at least 16 characters").optional(),
+    PASSWORD_HASH_COST: z.enum(["standard", "low"]).default("standard"),
     CACHE_ENABLED: flag.default(true),
     MEMORY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
     // Above 100 ms so reads have a fill window (half the delay, at most a second) to fill in.
@@ -173,6 +178,12 @@ const ConfigSchema = z
     message: "WEBHOOK_RETRY_DELAY_SCALE shortens the retry schedule for tests only, never with a public APP_URL",
     path: ["WEBHOOK_RETRY_DELAY_SCALE"],
   })
+  // Low-cost hashes fall to a guess in a fraction of the time: for a test suite's own accounts only.
+  .refine((config) => config.PASSWORD_HASH_COST !== "low" || isLoopback(config.APP_URL), {
+    message:
+      "PASSWORD_HASH_COST=low makes password hashes cheap to guess: it is for test suites with an APP_URL on this machine only",
+    path: ["PASSWORD_HASH_COST"],
+  })
   .refine((config) => config.MAIL_TRANSPORT !== "log" || isLoopback(config.APP_URL), {
     message:
       "MAIL_TRANSPORT=log prints every link (a working token) to the log: it is for an APP_URL on this machine only; set MAIL_TRANSPORT to cloudflare or resend",
@@ -209,6 +220,7 @@ export function readConfig(env: Bindings): AppConfig {
     appSecret: result.data.APP_SECRET,
     appSecretPrevious: result.data.APP_SECRET_PREVIOUS,
     passwordPepper: result.data.PASSWORD_PEPPER,
+    passwordHashCost: result.data.PASSWORD_HASH_COST,
     cacheEnabled: result.data.CACHE_ENABLED,
     memoryCacheTtlSeconds: result.data.MEMORY_CACHE_TTL_SECONDS,
     cacheRepurgeDelayMs: result.data.CACHE_REPURGE_DELAY_MS,

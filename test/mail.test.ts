@@ -261,17 +261,27 @@ describe("transports", () => {
 
 describe("MAIL_TRANSPORT=log outside this machine", () => {
   it("is a configuration error: links would land in a shared log", async () => {
+    // The production hash cost: the tests' low one is refused with a public APP_URL too.
+    const standard = { PASSWORD_HASH_COST: "standard" };
     const lines = await consoleDuring(async () => {
-      const res = await apiWith({ MAIL_TRANSPORT: "log", APP_URL: "https://app.example.com" }, "GET", "/health");
+      const res = await apiWith(
+        { ...standard, MAIL_TRANSPORT: "log", APP_URL: "https://app.example.com" },
+        "GET",
+        "/health",
+      );
       expect(res.status).toBe(500);
     });
     expect(lines.join("\n")).toContain("MAIL_TRANSPORT=log prints every link");
-    const outside = await apiWith({ MAIL_TRANSPORT: "log", APP_URL: "http://127.example.com" }, "GET", "/health");
+    const outside = await apiWith(
+      { ...standard, MAIL_TRANSPORT: "log", APP_URL: "http://127.example.com" },
+      "GET",
+      "/health",
+    );
     expect(outside.status).toBe(500);
     for (const url of ["http://localhost:8787", "http://127.0.0.1:9000", "http://[::1]:8787"]) {
-      expect((await apiWith({ MAIL_TRANSPORT: "log", APP_URL: url }, "GET", "/health")).status).toBe(200);
+      expect((await apiWith({ ...standard, MAIL_TRANSPORT: "log", APP_URL: url }, "GET", "/health")).status).toBe(200);
     }
-    expect((await apiWith({ APP_URL: "https://app.example.com" }, "GET", "/health")).status).toBe(200);
+    expect((await apiWith({ ...standard, APP_URL: "https://app.example.com" }, "GET", "/health")).status).toBe(200);
   });
 });
 

@@ -1,6 +1,7 @@
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { toBase64Url, utf8 } from "../src/lib/encoding";
-import { createPasswordHasher, DEFAULT_SCRYPT, keyDerivation } from "../src/lib/password";
+import { createPasswordHasher, DEFAULT_SCRYPT, keyDerivation, LOW_SCRYPT } from "../src/lib/password";
 import { newUserBody, PASSWORD, seedUser, userRow, usersRepository } from "./helpers/fixtures";
 import { api, apiWith } from "./helpers/http";
 
@@ -105,7 +106,7 @@ describe("password hasher (scrypt, node:crypto in workerd)", () => {
 
 describe("PASSWORD_PEPPER through the Worker", () => {
   it("new hashes are peppered, and the user signs in with the same pepper", async () => {
-    const withPepper = { PASSWORD_PEPPER: "a-pepper-of-at-least-16-chars" };
+    const withPepper = { PASSWORD_PEPPER: "a-pepper-of-at-least-16-chars", PASSWORD_HASH_COST: "standard" };
     const body = newUserBody();
     const created = await apiWith(withPepper, "POST", "/api/users", { body });
     expect(created.status).toBe(201);
@@ -125,6 +126,52 @@ describe("PASSWORD_PEPPER through the Worker", () => {
   });
 });
 
+describe("PASSWORD_HASH_COST", () => {
+  const login = (user: { email: string }) => ({ body: { email: user.email, password: PASSWORD } });
+
+  it("low: new hashes get N=2^10, r=8, p=1, recorded in the hash; standard: the production row", async () => {
+    expect(LOW_SCRYPT).toEqual({ logN: 10, r: 8, p: 1 });
+    for (const [cost, prefix] of [
+      ["low", "$scrypt$ln=10,r=8,p=1$"],
+      ["standard", "$scrypt$ln=14,r=8,p=5$"],
+    ] as const) {
+      const created = await apiWith({ PASSWORD_HASH_COST: cost }, "POST", "/api/users", { body: newUserBody() });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      expect(String((await userRow(id))?.password_hash).startsWith(prefix)).toBe(true);
+    }
+  });
+
+  it("a hash made at either cost signs in under the other, and is re-hashed to the current one", async () => {
+    for (const [from, to, prefix] of [
+      ["standard", "low", "$scrypt$ln=10,"],
+      ["low", "standard", "$scrypt$ln=14,"],
+    ] as const) {
+      const body = newUserBody();
+      expect((await apiWith({ PASSWORD_HASH_COST: from }, "POST", "/api/users", { body })).status).toBe(201);
+      const res = await apiWith({ PASSWORD_HASH_COST: to }, "POST", "/api/auth/login", login(body));
+      expect(res.status).toBe(200);
+      const [row] = (await env.DB.prepare("select password_hash from users where email = ?").bind(body.email).all())
+        .results as { password_hash: string }[];
+      expect(row?.password_hash.startsWith(prefix)).toBe(true);
+    }
+  });
+
+  it("low with an APP_URL not on this machine is a configuration error (500), never used", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    const publicUrl = { PASSWORD_HASH_COST: "low", APP_URL: "https://app.example.com", MAIL_TRANSPORT: "resend" };
+    const res = await apiWith(publicUrl, "POST", "/api/users", { body: newUserBody() });
+    expect(res.status).toBe(500);
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining("PASSWORD_HASH_COST=low"));
+    const standard = await apiWith({ ...publicUrl, PASSWORD_HASH_COST: "standard" }, "POST", "/api/users", {
+      body: newUserBody(),
+    });
+    expect(standard.status).toBe(201);
+    const other = await apiWith({ PASSWORD_HASH_COST: "cheap" }, "POST", "/api/users", { body: newUserBody() });
+    expect(other.status).toBe(500);
+  });
+});
+
 describe("re-hash on sign-in", () => {
   it.each([
     ["a PBKDF2 hash from before scrypt", () => legacyPbkdf2Hash(PASSWORD)],
@@ -133,7 +180,10 @@ describe("re-hash on sign-in", () => {
     const user = await seedUser();
     const old = await oldHash();
     await usersRepository.replacePasswordHash(user.id, (await userRow(user.id))?.password_hash as string, old);
-    const res = await api("POST", "/api/auth/login", { body: { email: user.email, password: PASSWORD } });
+    // The production cost: today's parameters are what the hash is checked for.
+    const res = await apiWith({ PASSWORD_HASH_COST: "standard" }, "POST", "/api/auth/login", {
+      body: { email: user.email, password: PASSWORD },
+    });
     expect(res.status).toBe(200);
     const upgraded = (await userRow(user.id))?.password_hash as string;
     expect(upgraded).toMatch(SCRYPT_HASH);

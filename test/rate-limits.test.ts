@@ -222,6 +222,8 @@ describe("npm start -- --no-rate-limits (RATE_LIMITS=off)", () => {
       RATE_LIMITS: "off",
       APP_URL: "https://app.example.com",
       MAIL_TRANSPORT: "resend",
+      // The production hash cost: the tests' low one is refused with a public APP_URL too.
+      PASSWORD_HASH_COST: "standard",
     });
     expect(res.status).toBe(500);
   });

@@ -11,19 +11,35 @@ export type Migration = { name: string; sql: string };
  * beside a running server): the whole check-and-apply runs in one write transaction (BEGIN
  * IMMEDIATE), so the second process waits for the first, then finds everything applied. While a
  * process holds the lock, another retries for up to `waitMs`.
+ *
+ * Within one process the calls take turns instead: a connection refused the lock keeps its failed
+ * BEGIN active until the garbage collector finalises it, and every COMMIT on it is refused in the
+ * meantime (seconds). Two connections of one process gain nothing by racing for one file's lock.
  */
 export async function applyLibsqlMigrations(
   client: Client,
   migrations: Migration[],
   { waitMs = 30_000 }: { waitMs?: number } = {},
 ): Promise<string[]> {
+  const turn = inProcessTurn.then(() => applyWaiting(client, migrations, waitMs));
+  inProcessTurn = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  return turn;
+}
+
+// The end of the latest call in this process; the next one starts after it.
+let inProcessTurn: Promise<void> = Promise.resolve();
+
+async function applyWaiting(client: Client, migrations: Migration[], waitMs: number): Promise<string[]> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 0; ; attempt++) {
     try {
       return await applyLocked(client, migrations);
     } catch (error) {
       if (!isBusy(error) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000)));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** attempt, 250)));
     }
   }
 }

@@ -25,6 +25,19 @@ export type ScryptParams = {
  */
 export const DEFAULT_SCRYPT: ScryptParams = { logN: 14, r: 8, p: 5 };
 
+/**
+ * N=2^10, r=8, p=1: 1 MiB and about 2 ms a hash, for test suites against a service on this machine
+ * (`PASSWORD_HASH_COST=low`, refused by configuration with any other APP_URL). Hashes record their
+ * parameters, so one made at either cost verifies under the other (and is re-hashed at sign-in).
+ */
+export const LOW_SCRYPT: ScryptParams = { logN: 10, r: 8, p: 1 };
+
+/** The parameters new hashes get at each `PASSWORD_HASH_COST`. */
+export const SCRYPT_BY_COST = { standard: DEFAULT_SCRYPT, low: LOW_SCRYPT } as const satisfies Record<
+  string,
+  ScryptParams
+>;
+
 // workerd refuses N·r·p above 2^20 (the work cannot be interrupted once started); a stored hash
 // asking for more is refused before any work, so a tampered row cannot buy a long computation.
 const MAX_SCRYPT_COST = 2 ** 20;

@@ -4,13 +4,15 @@
  */
 import { env } from "cloudflare:workers";
 import type { Role } from "../../src/db/schema";
+import { SCRYPT_BY_COST } from "../../src/lib/password";
 import { fixtures, PASSWORD } from "../suites/backend";
 import { d1Backend } from "./d1-backend";
 import { api } from "./http";
 
 export { PASSWORD };
 
-const f = fixtures(d1Backend);
+// The Worker under test hashes at PASSWORD_HASH_COST=low (vitest.config.ts): seeded users too.
+const f = fixtures(d1Backend, { scrypt: SCRYPT_BY_COST[env.PASSWORD_HASH_COST === "low" ? "low" : "standard"] });
 export const { seedUser, seedSession, sessionCount, userRow, unique, hasher, accessTokens } = f;
 export const usersRepository = f.usersRepository();
 

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { client, freePort, startServer } from "./http-contract";
+import { client, startServer } from "./http-contract";
+import { freePort } from "./setup/free-port";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ADMIN = { email: "ada@example.com", password: "demo password 1234" };
@@ -44,6 +45,8 @@ async function signIn(credentials = ADMIN) {
   await form.getByRole("button", { name: "Sign in" }).click();
 }
 
+// Its own npm start, not the shared one: the pages, filters and counts below need a database that
+// holds exactly the demo users and the members made here.
 beforeAll(async () => {
   const seed = spawnSync("npm", ["run", "--silent", "db:seed", "--", "--persist-to", state], { encoding: "utf8" });
   expect(seed.status, seed.stderr).toBe(0);
@@ -60,6 +63,9 @@ beforeAll(async () => {
       "--persist-to",
       state,
       "--no-rate-limits",
+      // Cheap hashes for the members signed up below (the seeded ones are re-hashed at sign-in).
+      "--var",
+      "PASSWORD_HASH_COST:low",
     ],
     port,
   );

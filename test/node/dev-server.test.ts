@@ -1,17 +1,27 @@
 /**
- * The developer path, end to end: the admin CLI and the seed script write into a local D1, then
- * the real `npm start` (migrations + wrangler dev) serves it and is driven over HTTP.
+ * The developer path, end to end: the admin CLI and the seed script write into the local D1 that
+ * the real `npm start` (migrations + wrangler dev) serves, the shared one of the Node tests
+ * (test/node/setup/service.ts), and it is driven over HTTP.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runExamples } from "./doc-examples";
-import { client, freePort, httpContract, linkFromTerminal, startServer } from "./http-contract";
+import { client, httpContract, linkFromTerminal, sharedService } from "./http-contract";
+import { freePort } from "./setup/free-port";
 
-const state = mkdtempSync(join(tmpdir(), "edge-users-e2e-"));
+let server: Awaited<ReturnType<typeof sharedService>>;
+// The local state directory npm start serves, and the CLIs are pointed at.
+let state = "";
+
+beforeAll(async () => {
+  server = await sharedService();
+  state = server.state;
+});
+
 const ADMIN = { email: "root@example.com", username: "root", password: "a long admin passphrase" };
 
 function npmRun(script: string, args: string[], env: Record<string, string> = {}) {
@@ -21,29 +31,33 @@ function npmRun(script: string, args: string[], env: Record<string, string> = {}
   });
 }
 
-function sqlite(query: string): Record<string, unknown>[] {
-  const result = spawnSync(
-    "wrangler",
-    ["d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", query],
-    {
-      encoding: "utf8",
-    },
-  );
-  expect(result.status, result.stderr).toBe(0);
-  return (JSON.parse(result.stdout) as { results: Record<string, unknown>[] }[])[0]?.results ?? [];
+/**
+ * Rows from the local D1, read from its SQLite file in the state directory (as wrangler d1 execute
+ * --local would read them, without starting wrangler for every look).
+ */
+async function sqlite(query: string): Promise<Record<string, unknown>[]> {
+  const dir = join(state, "v3", "d1", "miniflare-D1DatabaseObject");
+  const file = readdirSync(dir).find((name) => name.endsWith(".sqlite") && name !== "metadata.sqlite");
+  const db = createClient({ url: `file:${join(dir, String(file))}` });
+  try {
+    const { columns, rows } = await db.execute(query);
+    return rows.map((row) => Object.fromEntries(columns.map((column, i) => [column, row[i]])));
+  } finally {
+    db.close();
+  }
 }
 
 describe("npm run create-admin", () => {
   const withPassword = { ADMIN_PASSWORD: ADMIN.password };
 
-  it("writes an admin with the service's hashing into the local database, saying what it does", () => {
+  it("writes an admin with the service's hashing into the local database, saying what it does", async () => {
     const args = ["--email", ADMIN.email.toUpperCase(), "--username", ADMIN.username, "--name", "Root Admin"];
     const result = npmRun("create-admin", args, withPassword);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/Applying pending migrations[\s\S]*Hashing the password[\s\S]*Writing the admin/);
     expect(result.stdout).toMatch(/Created admin root <root@example.com>/);
     expect(result.stdout + result.stderr).not.toContain(ADMIN.password);
-    const rows = sqlite("select email, username, name, role, status, password_hash from users");
+    const rows = await sqlite("select email, username, name, role, status, password_hash from users");
     expect(rows).toEqual([
       {
         email: ADMIN.email,
@@ -56,8 +70,8 @@ describe("npm run create-admin", () => {
     ]);
   });
 
-  it("a duplicate email or username fails clearly and changes nothing", () => {
-    const before = sqlite("select * from users order by id");
+  it("a duplicate email or username fails clearly and changes nothing", async () => {
+    const before = await sqlite("select * from users order by id");
     for (const args of [
       ["--email", ADMIN.email, "--username", "someone_else"],
       ["--email", "other@example.com", "--username", ADMIN.username],
@@ -66,7 +80,7 @@ describe("npm run create-admin", () => {
       expect(result.status).not.toBe(0);
       expect(result.stderr).toMatch(/already exists in the local D1 database; nothing was changed/);
     }
-    expect(sqlite("select * from users order by id")).toEqual(before);
+    expect(await sqlite("select * from users order by id")).toEqual(before);
   });
 
   it("invalid input fails before touching the database, with the usage", () => {
@@ -98,7 +112,7 @@ describe("npm run create-admin", () => {
     expect(unknown.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("--password (the contract's form) works with a warning; with no password and no terminal it says how", () => {
+  it("--password (the contract's form) works with a warning; with no password and no terminal it says how", async () => {
     const argument = npmRun("create-admin", [
       "--email",
       "p@example.com",
@@ -109,12 +123,12 @@ describe("npm run create-admin", () => {
     ]);
     expect(argument.status, argument.stderr).toBe(0);
     expect(argument.stderr).toMatch(/warning: a password given as --password is printed by npm/);
-    expect(sqlite("select role from users where username = 'pee'")).toEqual([{ role: "admin" }]);
-    const before = sqlite("select count(*) as n from users");
+    expect(await sqlite("select role from users where username = 'pee'")).toEqual([{ role: "admin" }]);
+    const before = await sqlite("select count(*) as n from users");
     const none = npmRun("create-admin", ["--email", "q@example.com", "--username", "queue"]);
     expect(none.status).toBe(1);
     expect(none.stderr).toMatch(/no password: set ADMIN_PASSWORD/);
-    expect(sqlite("select count(*) as n from users")).toEqual(before);
+    expect(await sqlite("select count(*) as n from users")).toEqual(before);
   });
 });
 
@@ -143,7 +157,7 @@ describe("npm run create-admin in a terminal", () => {
     expect(status, output).toBe(0);
     expect(output).toContain("Created admin ttyadmin <tty@example.org>");
     expect(output).not.toContain("a typed tty passphrase");
-    expect(sqlite("select role from users where username = 'ttyadmin'")).toEqual([{ role: "admin" }]);
+    expect(await sqlite("select role from users where username = 'ttyadmin'")).toEqual([{ role: "admin" }]);
   });
 
   it("two different answers change nothing", async () => {
@@ -153,12 +167,12 @@ describe("npm run create-admin in a terminal", () => {
     );
     expect(status).toBe(1);
     expect(output).toContain("the two passwords differ; nothing was changed.");
-    expect(sqlite("select * from users where username = 'ttyadmin2'")).toEqual([]);
+    expect(await sqlite("select * from users where username = 'ttyadmin2'")).toEqual([]);
   });
 });
 
 describe("npm run db:seed", () => {
-  it("adds the demo users once, saying which it created and which were there", () => {
+  it("adds the demo users once, saying which it created and which were there", async () => {
     const first = npmRun("db:seed", []);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout.match(/ created$/gm)).toHaveLength(4);
@@ -166,38 +180,25 @@ describe("npm run db:seed", () => {
     expect(second.status).toBe(0);
     expect(second.stdout.match(/already there, left as it was$/gm)).toHaveLength(4);
     expect(second.stdout).not.toMatch(/ created$/m);
-    const rows = sqlite("select username from users where email like '%@example.com' order by username");
+    const rows = await sqlite("select username from users where email like '%@example.com' order by username");
     expect(rows.map((row) => row.username)).toEqual(["ada", "barbara", "grace", "linus", "pee", "root"]);
   });
 });
 
 describe("npm run keys:rotate", () => {
-  it("asks the service for a new signing key: one request row, however often it is run", () => {
+  it("asks the service for a new signing key: one request row, however often it is run", async () => {
     for (let run = 0; run < 2; run++) {
       const result = npmRun("keys:rotate", []);
       expect(result.status, result.stderr).toBe(0);
       expect(result.stdout).toContain("Rotation requested in the local D1 database");
     }
-    expect(sqlite("select id from key_rotation_requests")).toEqual([{ id: "signing-key" }]);
+    expect(await sqlite("select id from key_rotation_requests")).toEqual([{ id: "signing-key" }]);
   });
 });
 
 describe("npm start (wrangler dev) driven over HTTP", () => {
-  let server: Awaited<ReturnType<typeof startServer>>;
-
-  beforeAll(async () => {
-    const [port, inspectorPort] = [await freePort(), await freePort()];
-    const args = ["--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)];
-    // --no-rate-limits, as a frontend's test suite would run it: the examples below sign up more
-    // than five users a minute from this one address.
-    server = await startServer("start", [...args, "--persist-to", state, "--no-rate-limits"], port);
-  });
-
-  afterAll(() => {
-    server?.stop();
-    rmSync(state, { recursive: true, force: true });
-  });
-
+  // The shared npm start runs with --no-rate-limits, as a frontend's test suite would run it: the
+  // examples below sign up more than five users a minute from this one address.
   httpContract(() => server, "workerd");
 
   const json = client(() => server.base);

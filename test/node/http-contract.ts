@@ -3,17 +3,33 @@
  * (`npm start` on workerd, `npm run start:node` on Node) must pass alike.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { expect, inject, it } from "vitest";
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/** Waits until `base` answers /health, for at most 90 s. */
+async function answering(base: string, name: string, output: () => string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const ok = await fetch(`${base}/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${name} did not answer within 90 s:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * The `npm start` every Node test file shares (test/node/setup/service.ts), once it answers. Its
+ * database holds what the files put there; a file that needs a database of its own, or other
+ * settings, starts its own with `startServer`.
+ */
+export async function sharedService() {
+  const { base, state, log } = inject("service");
+  const output = () => readFileSync(log, "utf8");
+  await answering(base, "the shared npm start", output);
+  return { base, state, output };
 }
 
 /** Starts an npm script in its own process group and waits until it answers /health. */
@@ -27,16 +43,7 @@ export async function startServer(script: string, args: string[], port: number, 
   child.stdout?.on("data", (chunk) => (output += chunk));
   child.stderr?.on("data", (chunk) => (output += chunk));
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const ok = await fetch(`${base}/health`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`${script} did not answer within 90 s:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  await answering(base, script, () => output);
   return {
     base,
     output: () => output,

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { afterAll, describe, expect, it } from "vitest";
-import { client, freePort, startServer } from "./http-contract";
+import { client, startServer } from "./http-contract";
+import { freePort } from "./setup/free-port";
 
 const dir = mkdtempSync(join(tmpdir(), "edge-users-libsql-cli-"));
 const LIBSQL_URL = `file:${join(dir, "edge-users.db")}`;

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "./http-contract";
+import { freePort } from "./setup/free-port";
 
 const dir = mkdtempSync(join(tmpdir(), "edge-users-node-build-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readMigrations } from "../../src/node/migrations";
-import { client, freePort, httpContract, startServer } from "./http-contract";
+import { client, httpContract, startServer } from "./http-contract";
+import { freePort } from "./setup/free-port";
 
 const dir = mkdtempSync(join(tmpdir(), "edge-users-node-"));
 const url = `file:${join(dir, "edge-users.db")}`;
@@ -19,7 +20,10 @@ describe("npm run start:node driven over HTTP", () => {
 
   beforeAll(async () => {
     port = await freePort();
-    server = await startServer("start:node", ["--port", String(port)], port, { LIBSQL_URL: url });
+    server = await startServer("start:node", ["--port", String(port)], port, {
+      LIBSQL_URL: url,
+      PASSWORD_HASH_COST: "low",
+    });
   });
 
   afterAll(() => {

@@ -8,7 +8,8 @@ import { createSessionsRepository } from "../../src/auth/sessions.repository";
 import type { Db } from "../../src/db/client";
 import type { Role, User, UserStatus } from "../../src/db/schema";
 import { newId } from "../../src/lib/ids";
-import { createPasswordHasher } from "../../src/lib/password";
+import { deriveEncryptionKey } from "../../src/lib/keys";
+import { createPasswordHasher, type ScryptParams } from "../../src/lib/password";
 import { generateToken, hashToken } from "../../src/lib/tokens";
 import { createAccessTokens } from "../../src/tokens/access-tokens";
 import { newUserRow } from "../../src/users/users.model";
@@ -23,9 +24,13 @@ export type Backend = {
 
 export const PASSWORD = "correct horse battery staple";
 
-/** Repositories and seeding helpers over one backend, for suites that must not know which. */
-export function fixtures(backend: Backend) {
-  const hasher = createPasswordHasher();
+/**
+ * Repositories and seeding helpers over one backend, for suites that must not know which. Seeded
+ * users' hashes get `scrypt` (the production parameters unless told): a suite that signs them in
+ * through a Worker hashes as that Worker does, so a sign-in never re-hashes.
+ */
+export function fixtures(backend: Backend, { scrypt }: { scrypt?: ScryptParams } = {}) {
+  const hasher = createPasswordHasher({ scrypt });
   let passwordHash: Promise<string> | undefined;
   let counter = 0;
   const unique = () => `${++counter}_${crypto.randomUUID().slice(0, 8)}`;
