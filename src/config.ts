@@ -74,7 +74,7 @@ export type AppConfig = {
   webhooks: {
     /** `WEBHOOKS_ALLOW_LOOPBACK=true` (local development only): http://localhost:PORT and 127.0.0.1 receivers. */
     allowLoopback: boolean;
-    /** The retry schedule's delays times this: 1 in production; tests shorten it (loopback APP_URL only). */
+    /** The retry schedule's delays times this: 1 in production (npm run deploy refuses another); tests use 0. */
     retryDelayScale: number;
   };
 };
@@ -169,14 +169,10 @@ const ConfigSchema = z
       "RATE_LIMITS=off is for local development only (npm start -- --no-rate-limits), never with a public APP_URL",
     path: ["RATE_LIMITS"],
   })
-  // Receivers on this machine, or a shortened retry schedule, are for tests and local development.
+  // Receivers on this machine are for tests and local development.
   .refine((config) => !config.WEBHOOKS_ALLOW_LOOPBACK || isLoopback(config.APP_URL), {
     message: "WEBHOOKS_ALLOW_LOOPBACK=true is for local development only, never with a public APP_URL",
     path: ["WEBHOOKS_ALLOW_LOOPBACK"],
-  })
-  .refine((config) => config.WEBHOOK_RETRY_DELAY_SCALE === 1 || isLoopback(config.APP_URL), {
-    message: "WEBHOOK_RETRY_DELAY_SCALE shortens the retry schedule for tests only, never with a public APP_URL",
-    path: ["WEBHOOK_RETRY_DELAY_SCALE"],
   })
   // Low-cost hashes fall to a guess in a fraction of the time: for a test suite's own accounts only.
   .refine((config) => config.PASSWORD_HASH_COST !== "low" || isLoopback(config.APP_URL), {

@@ -72,6 +72,19 @@ const matrix: {
     expected: { anonymous: 401, member: 403, owner: 403, admin: 204 },
   },
   {
+    route: "POST /api/webhooks",
+    action: "webhooks:manage",
+    call: (_, token) =>
+      api("POST", "/api/webhooks", { token, body: { url: "https://receiver.example.com/hook", events: ["*"] } }),
+    expected: { anonymous: 401, member: 403, owner: 403, admin: 201 },
+  },
+  {
+    route: "GET /api/webhooks",
+    action: "webhooks:manage",
+    call: (_, token) => api("GET", "/api/webhooks", { token }),
+    expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
+  },
+  {
     route: "GET /api/auth/me",
     call: (_, token) => api("GET", "/api/auth/me", { token }),
     expected: { anonymous: 401, member: 200, owner: 200, admin: 200 },
