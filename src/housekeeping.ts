@@ -8,7 +8,8 @@ import { RequestMetrics } from "./lib/metrics";
 /**
  * Every minute (the Worker's cron, or a timer on Node): purge cache keys still in the outbox,
  * delete expired sessions and email links, forget expired idempotency keys (so no table grows
- * without bound), and rotate the signing keys when due (src/tokens/signing-keys.service.ts).
+ * without bound), prune security events past AUDIT_RETENTION_DAYS, and rotate the signing keys when
+ * due (src/tokens/signing-keys.service.ts).
  */
 export async function runHousekeeping(
   backend: DatabaseBackend,
@@ -21,6 +22,7 @@ export async function runHousekeeping(
   const removed = await step("expired sessions", () => services.auth.pruneExpiredSessions(), 0);
   const forgotten = await step("expired idempotency keys", () => services.idempotency.pruneExpired(), 0);
   const expiredLinks = await step("expired email links", () => services.accounts.pruneExpiredTokens(), 0);
+  const auditEventsPruned = await step("old security events", () => services.audit.pruneExpired(), 0);
   const keys = await step("signing keys", () => services.signingKeys.maintain(), {
     scheduled: null,
     privateKeysDropped: 0,
@@ -31,6 +33,7 @@ export async function runHousekeeping(
     expiredSessionsRemoved: removed,
     expiredIdempotencyKeysRemoved: forgotten,
     expiredLinksRemoved: expiredLinks,
+    auditEventsPruned,
     signingKeyScheduled: keys.scheduled ?? "",
     retiredPrivateKeysDropped: keys.privateKeysDropped,
     signingKeysRemoved: keys.keysRemoved,

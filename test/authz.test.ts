@@ -33,6 +33,7 @@ const expected: Record<Action, Record<Caller, boolean>> = {
   "user:delete": { anonymous: false, member: false, owner: true, admin: true, "admin (self)": true },
   "users:list": { anonymous: false, member: false, owner: false, admin: true, "admin (self)": true },
   "users:administer": { anonymous: false, member: false, owner: false, admin: true, "admin (self)": true },
+  "audit:read": { anonymous: false, member: false, owner: false, admin: true, "admin (self)": true },
 };
 
 describe("can(actor, action, target)", () => {

@@ -17,7 +17,9 @@ export type Action =
   /** List and search users: admins. */
   | "users:list"
   /** Set roles and statuses, and create users while sign-up is closed: admins. */
-  | "users:administer";
+  | "users:administer"
+  /** Read every security event (the audit log): admins. */
+  | "audit:read";
 
 /** The user an action is aimed at; absent for actions on the collection. */
 export type Target = { userId: string };
@@ -33,6 +35,7 @@ const rules: Record<Action, Rule> = {
   "user:delete": ownerOrAdmin,
   "users:list": isAdmin,
   "users:administer": isAdmin,
+  "audit:read": isAdmin,
 };
 
 /** Every action the policy knows. */

@@ -1,3 +1,4 @@
+import type { AuditEvents } from "../audit/audit.events";
 import type { SigningKeyRow } from "../db/schema";
 import { rootCauseMessage } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -88,6 +89,8 @@ export type SigningKeysServiceDeps = {
   /** The AES-GCM key private keys are encrypted under (derived from APP_SECRET). */
   encryptionKey: () => Promise<CryptoKey>;
   rotationIntervalMs: number;
+  /** A new key (`signing_key.rotated`) is recorded in the batch that stores it. */
+  events?: AuditEvents;
   /** Work after the response (ctx.waitUntil). */
   defer: (task: Promise<unknown>) => void;
   now?: () => Date;
@@ -98,9 +101,21 @@ export function createSigningKeysService({
   cache,
   encryptionKey,
   rotationIntervalMs,
+  events,
   defer,
   now = () => new Date(),
 }: SigningKeysServiceDeps): SigningKeysService {
+  // Stores `key` as the next one, with its event (the service rotates, nobody signed in does).
+  function insertNext(key: SigningKeyRow, at: Date, reason: "scheduled" | "requested" | "undecryptable") {
+    const write = () => repository.insertNext(key, at);
+    if (!events) return write();
+    const data = { reason, signsFrom: key.signsFrom.toISOString() };
+    return events.recording(
+      { type: "signing_key.rotated", actorId: null, target: { type: "signing_key", id: key.kid }, data },
+      write,
+    );
+  }
+
   async function newKey(signsFrom: Date): Promise<SigningKeyRow> {
     const kid = newId();
     const { publicJwk, privateJwk } = await generateSigningKeyPair(kid);
@@ -145,7 +160,7 @@ export function createSigningKeysService({
     let scheduled: string | null = null;
     if (plan.scheduleNext) {
       const next = await newKey(new Date(at.getTime() + KEY_TIMING.publishAheadMs));
-      if (await repository.insertNext(next, at)) scheduled = next.kid;
+      if (await insertNext(next, at, rotationRequested ? "requested" : "scheduled")) scheduled = next.kid;
     } else if (rotationRequested) {
       // A key is waiting already: the request is answered by it.
       await repository.clearRotationRequest();
@@ -210,7 +225,7 @@ export function createSigningKeysService({
           const key = await privateKeyOf(waiting).catch(() => null);
           if (key) return { kid: waiting.kid, key };
         }
-        await repository.insertNext(await newKey(now()), current.signsFrom);
+        await insertNext(await newKey(now()), current.signsFrom, "undecryptable");
         const replacement = signingKeyAt(await reload(), now());
         if (!replacement || replacement.kid === current.kid) throw error;
         return { kid: replacement.kid, key: await privateKeyOf(replacement) };

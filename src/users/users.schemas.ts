@@ -1,9 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { roles, statuses, type User } from "../db/schema";
 import { contentTag, representationHeaders, type View, versionTag } from "../http/conditional";
-import { fromBase64Url, toBase64Url, utf8 } from "../lib/encoding";
-import { ID_PATTERN } from "../lib/ids";
-import type { ListCursor } from "./users.repository";
+import { CursorQuerySchema, encodeCursor as encodeKeysetCursor, LimitQuerySchema } from "../http/cursor";
 
 // Wire formats, written by hand and kept apart from the table definitions (STYLE.md, habit 2).
 
@@ -139,36 +137,12 @@ export type UpdateUserInput = z.infer<typeof UpdateUserBodySchema>;
 
 /** The list cursor is opaque to clients: base64url of `<createdAt ms>.<id>` of the last item. */
 export function encodeCursor(user: Pick<User, "createdAt" | "id">): string {
-  return toBase64Url(utf8(`${user.createdAt.getTime()}.${user.id}`));
-}
-
-function decodeCursor(cursor: string): ListCursor | null {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(fromBase64Url(cursor));
-  } catch {
-    return null;
-  }
-  const match = /^(\d{1,15})\.(.+)$/.exec(text);
-  if (!match?.[1] || !match[2] || !ID_PATTERN.test(match[2])) return null;
-  return { createdAt: new Date(Number(match[1])), id: match[2] };
+  return encodeKeysetCursor(user.createdAt, user.id);
 }
 
 export const ListUsersQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
-  cursor: z
-    .string()
-    .max(200)
-    .transform((value, ctx) => {
-      const decoded = decodeCursor(value);
-      if (!decoded) {
-        ctx.addIssue({ code: "custom", message: "Invalid cursor" });
-        return z.NEVER;
-      }
-      return decoded;
-    })
-    .optional()
-    .openapi({ type: "string", description: "`nextCursor` from the previous page." }),
+  limit: LimitQuerySchema,
+  cursor: CursorQuerySchema,
   role: RoleSchema.optional(),
   status: StatusSchema.optional(),
   q: z
