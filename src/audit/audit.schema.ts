@@ -1,8 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
-/** The longest User-Agent an event keeps (cleaned, as the session list shows it). */
-export const EVENT_USER_AGENT_MAX_LENGTH = 256;
 /** The most characters an event's `data` takes as JSON: what happened, never a copy of the record. */
 export const EVENT_DATA_MAX_LENGTH = 2048;
 
@@ -36,6 +34,7 @@ export const auditEvents = sqliteTable(
     index("audit_events_type_idx").on(table.type, table.occurredAt, table.id),
     index("audit_events_actor_idx").on(table.actorUserId, table.occurredAt, table.id),
     index("audit_events_target_idx").on(table.targetId, table.occurredAt, table.id),
+    // The bounds the recorder keeps (src/lib/user-agent.ts, EVENT_DATA_MAX_LENGTH), held by the table too.
     check("audit_events_user_agent_length", sql`length(${table.actorUserAgent}) <= 256`),
     check("audit_events_data_length", sql`length(${table.data}) <= 2048`),
   ],

@@ -68,7 +68,7 @@ export const AuditEventListSchema = z
 
 export type AuditEventView = z.infer<typeof AuditEventSchema>;
 
-export function toAuditEventView(row: AuditEventRow): AuditEventView {
+function toAuditEventView(row: AuditEventRow): AuditEventView {
   return {
     id: row.id,
     type: row.type as AuditEventView["type"],

@@ -1,5 +1,5 @@
 /** The longest User-Agent the service keeps (the session list, security events). */
-export const USER_AGENT_MAX_LENGTH = 256;
+const USER_AGENT_MAX_LENGTH = 256;
 
 /**
  * Printable characters only, whitespace collapsed, at most 256: what a client sends is shown back
