@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import { accountsRouter } from "./accounts/accounts.routes";
+import { auditEventsRouter, ownEventsRouter } from "./audit/audit.routes";
 import { authRouter, userSessionsRouter } from "./auth/auth.routes";
 import { createServices, type Services } from "./composition";
 import { isLoopbackHost, readConfig } from "./config";
@@ -13,6 +14,7 @@ import { healthRouter } from "./health/health.routes";
 import { withResponseHeaders } from "./http/openapi";
 import { MAX_BODY_BYTES, problemResponse, toAppError } from "./http/problem";
 import { type AppEnv, createRouter } from "./http/router";
+import { clientIp } from "./lib/client-address";
 import {
   MethodNotAllowedError,
   NotFoundError,
@@ -20,6 +22,7 @@ import {
   problemKinds,
   rootCauseMessage,
 } from "./lib/errors";
+import { cleanUserAgent } from "./lib/user-agent";
 import { rateLimitPolicies } from "./limits/policies";
 import { corsFromConfig, securityHeaders } from "./middleware/edge-security";
 import { requireJsonBodies, requireUtf8Bodies } from "./middleware/json-body";
@@ -81,6 +84,8 @@ export function createApp(backend: DatabaseBackend) {
     .route("/api/users", usersRouter)
     .route("/api/users", userSessionsRouter)
     .route("/api/auth", authRouter)
+    .route("/api/auth", ownEventsRouter)
+    .route("/api/audit-events", auditEventsRouter)
     .route("/api", accountsRouter)
     .route("/", tokensRouter)
     .route("/api/webhooks", webhooksRouter);
@@ -137,6 +142,11 @@ function provideServices(backend: DatabaseBackend) {
       metrics: c.get("metrics"),
       defer: deferrer(c),
       loopbackRequest: config.rateLimitsOff && isLoopbackHost(new URL(c.req.url).hostname),
+      request: {
+        ip: clientIp(c.req.header("CF-Connecting-IP")),
+        userAgent: cleanUserAgent(c.req.header("User-Agent")),
+        requestId: c.get("requestId"),
+      },
     };
     c.set("services", createServices(scope));
     c.set("actor", null);
@@ -193,6 +203,7 @@ export function apiDocument(app: Pick<OpenAPIHono, "getOpenAPI31Document">, serv
         { name: "Account", description: "Email verification and password reset, by links mailed to the account" },
         { name: "Tokens", description: "The keys other services verify access tokens with" },
         { name: "Webhooks", description: "Signed deliveries of security events to other services (admins)" },
+        { name: "Audit", description: "Security events: who did what to which account" },
         { name: "Health", description: "Liveness and readiness" },
         { name: "Reference", description: "What problem types mean" },
       ],

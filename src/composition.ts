@@ -1,5 +1,8 @@
 import { type AccountsService, createAccountsService } from "./accounts/accounts.service";
 import { createEmailTokensRepository } from "./accounts/email-tokens.repository";
+import { type AuditEvents, createAuditEvents, type EventContext, NO_REQUEST } from "./audit/audit.events";
+import { createAuditEventsRepository } from "./audit/audit.repository";
+import { type AuditLogService, createAuditLogService } from "./audit/audit.service";
 import { type AuthService, createAuthService, type VerificationMail } from "./auth/auth.service";
 import { createCachedSessionsRepository } from "./auth/sessions.cache";
 import { createSessionsRepository, type SessionsRepository } from "./auth/sessions.repository";
@@ -34,6 +37,7 @@ import {
 import { createCachedUsersRepository } from "./users/users.cache";
 import { createUsersRepository, type UsersRepository } from "./users/users.repository";
 import { type AccountMail, createUsersService, type UsersService } from "./users/users.service";
+import { webhookPayload } from "./webhooks/payload";
 import { createWebhooksRepository } from "./webhooks/webhooks.repository";
 import { createWebhooksService, type WebhooksService } from "./webhooks/webhooks.service";
 
@@ -49,6 +53,7 @@ export type Services = {
   limiter: RateLimiter;
   idempotency: IdempotencyService;
   webhooks: WebhooksService;
+  audit: AuditLogService;
 };
 
 /** What a request brings to the graph: its bindings, checked configuration, metrics and waitUntil. */
@@ -62,6 +67,8 @@ export type RequestScope = {
   defer: (task: Promise<unknown>) => void;
   /** The request was made to this machine (localhost): where `--no-rate-limits` may apply. */
   loopbackRequest?: boolean;
+  /** Where the request came from, for the security events its writes record; none for the cron. */
+  request?: EventContext;
 };
 
 // What lives as long as the isolate: the memory tier, the hasher (its imported pepper key) and
@@ -144,6 +151,8 @@ class RequestServices implements Services {
   #readiness: ReadinessProbe | undefined;
   #breachCheck: BreachCheck | undefined;
   #webhooks: WebhooksService | undefined;
+  #events: AuditEvents | undefined;
+  #audit: AuditLogService | undefined;
 
   constructor(
     private readonly scope: RequestScope,
@@ -156,6 +165,7 @@ class RequestServices implements Services {
       users: this.usersRepository,
       standing: this.sessionsRepository,
       accountMail: this.accountMail,
+      events: this.events,
       hasher: this.isolate.hasher,
       breachCheck: this.breachCheck,
       config,
@@ -171,6 +181,7 @@ class RequestServices implements Services {
       hasher: this.isolate.hasher,
       accessTokens: this.accessTokens,
       verificationMail: this.accountMail,
+      events: this.events,
       config: this.scope.config,
       limiter: this.limiter,
     });
@@ -186,6 +197,7 @@ class RequestServices implements Services {
       mailer: createMailer(env.MAIL_QUEUE, this.isolate.sealer("mail-queue")),
       hasher: this.isolate.hasher,
       breachCheck: this.breachCheck,
+      events: this.events,
       limiter: this.limiter,
       config,
       defer,
@@ -194,15 +206,22 @@ class RequestServices implements Services {
   }
 
   get signingKeys(): SigningKeysService {
-    const { config, defer } = this.scope;
-    this.#signingKeys ??= createSigningKeysService({
-      repository: createSigningKeysRepository(this.db),
-      cache: this.isolate.keys,
-      sealer: this.isolate.sealer("signing-keys"),
-      keyIds: this.isolate.keyIds,
-      rotationIntervalMs: config.signingKeyRotationDays * 86_400_000,
-      defer,
-    });
+    if (!this.#signingKeys) {
+      const { backend, env, config, metrics, defer } = this.scope;
+      // On a handle of its own: a key refresh or rotation, which may run alongside the request's
+      // work (after a token check), never takes an event joined to the request's write, nor the
+      // other way round.
+      const db = backend.open(env, config, metrics);
+      this.#signingKeys = createSigningKeysService({
+        repository: createSigningKeysRepository(db),
+        events: createAuditEvents(db, NO_REQUEST, { defer }),
+        cache: this.isolate.keys,
+        sealer: this.isolate.sealer("signing-keys"),
+        keyIds: this.isolate.keyIds,
+        rotationIntervalMs: config.signingKeyRotationDays * 86_400_000,
+        defer,
+      });
+    }
     return this.#signingKeys;
   }
 
@@ -242,6 +261,14 @@ class RequestServices implements Services {
     return this.#idempotency;
   }
 
+  get audit(): AuditLogService {
+    this.#audit ??= createAuditLogService({
+      repository: createAuditEventsRepository(this.db),
+      retentionDays: this.scope.config.auditRetentionDays,
+    });
+    return this.#audit;
+  }
+
   get readiness(): ReadinessProbe {
     const { backend, env, config } = this.scope;
     this.#readiness ??= createReadinessProbe({
@@ -277,6 +304,28 @@ class RequestServices implements Services {
       afterEmailChange: (user, previousEmail, by) => this.accounts.afterEmailChange(user, previousEmail, by),
       afterUnverifiedSignIn: (user) => this.accounts.afterUnverifiedSignIn(user),
     };
+  }
+
+  // The security events this request's writes record, in their own batches, with where it came from.
+  private get events(): AuditEvents {
+    if (!this.#events) {
+      const db = this.db;
+      const outbox = createWebhooksRepository(db);
+      this.#events = createAuditEvents(db, this.scope.request ?? NO_REQUEST, {
+        defer: this.scope.defer,
+        // Every event fills the webhooks outbox in its write's batch (src/webhooks/).
+        outbox: {
+          statement: (row, result) =>
+            outbox.outboxStatement(
+              { id: row.id, type: row.type, occurredAt: row.occurredAt, payload: webhookPayload(row, result) },
+              row.occurredAt,
+              { afterAuditEvent: true },
+            ),
+          dispatch: (eventIds) => this.webhooks.dispatchAfterWrite(eventIds),
+        },
+      });
+    }
+    return this.#events;
   }
 
   private get db(): Db {

@@ -62,6 +62,8 @@ export type AppConfig = {
   tokenAudience: string;
   /** A new signing key is scheduled this long after the current one began signing. */
   signingKeyRotationDays: number;
+  /** Security events older than this are pruned by the cron. */
+  auditRetentionDays: number;
   logLevel: "debug" | "info" | "warn" | "error";
   logFormat: "json" | "pretty";
   /** New passwords are looked up in Have I Been Pwned's Pwned Passwords (src/passwords/breach.ts). */
@@ -144,6 +146,7 @@ const ConfigSchema = z
       .default("http://localhost:8787"),
     TOKEN_AUDIENCE: z.string().min(1).max(200).default("edge-users"),
     SIGNING_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
     LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
     PASSWORD_BREACH_CHECK: z.enum(["off", "refuse"]).default("off"),
@@ -238,6 +241,7 @@ export function readConfig(env: Bindings): AppConfig {
     tokenIssuer: result.data.TOKEN_ISSUER.replace(/\/+$/, ""),
     tokenAudience: result.data.TOKEN_AUDIENCE,
     signingKeyRotationDays: result.data.SIGNING_KEY_ROTATION_DAYS,
+    auditRetentionDays: result.data.AUDIT_RETENTION_DAYS,
     logLevel: result.data.LOG_LEVEL,
     logFormat: result.data.LOG_FORMAT,
     rateLimitsOff: result.data.RATE_LIMITS === "off",

@@ -8,8 +8,9 @@ import { RequestMetrics } from "./lib/metrics";
 /**
  * Every minute (the Worker's cron, or a timer on Node): purge cache keys still in the outbox,
  * delete expired sessions and email links, forget expired idempotency keys (so no table grows
- * without bound), hand webhook deliveries no request handed over to their queue and prune old
- * ones, and rotate the signing keys when due (src/tokens/signing-keys.service.ts).
+ * without bound), prune security events past AUDIT_RETENTION_DAYS, hand webhook deliveries no
+ * request handed over to their queue and prune old ones, and rotate the signing keys when due
+ * (src/tokens/signing-keys.service.ts).
  */
 export async function runHousekeeping(
   backend: DatabaseBackend,
@@ -24,6 +25,7 @@ export async function runHousekeeping(
   const expiredLinks = await step("expired email links", () => services.accounts.pruneExpiredTokens(), 0);
   const handedOver = await step("webhook outbox", () => services.webhooks.dispatchStragglers(), 0);
   const deliveriesPruned = await step("old webhook deliveries", () => services.webhooks.pruneDeliveries(), 0);
+  const auditEventsPruned = await step("old security events", () => services.audit.pruneExpired(), 0);
   const keys = await step("signing keys", () => services.signingKeys.maintain(), {
     scheduled: null,
     privateKeysDropped: 0,
@@ -37,6 +39,7 @@ export async function runHousekeeping(
     expiredLinksRemoved: expiredLinks,
     webhookDeliveriesHandedOver: handedOver,
     webhookDeliveriesPruned: deliveriesPruned,
+    auditEventsPruned,
     signingKeyScheduled: keys.scheduled ?? "",
     retiredPrivateKeysDropped: keys.privateKeysDropped,
     signingKeysRemoved: keys.keysRemoved,

@@ -85,6 +85,17 @@ const matrix: {
     expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
   },
   {
+    route: "GET /api/audit-events",
+    action: "audit:read",
+    call: (_, token) => api("GET", "/api/audit-events", { token }),
+    expected: { anonymous: 401, member: 403, owner: 403, admin: 200 },
+  },
+  {
+    route: "GET /api/auth/events",
+    call: (_, token) => api("GET", "/api/auth/events", { token }),
+    expected: { anonymous: 401, member: 200, owner: 200, admin: 200 },
+  },
+  {
     route: "GET /api/auth/me",
     call: (_, token) => api("GET", "/api/auth/me", { token }),
     expected: { anonymous: 401, member: 200, owner: 200, admin: 200 },

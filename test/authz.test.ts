@@ -34,6 +34,7 @@ const expected: Record<Action, Record<Caller, boolean>> = {
   "users:list": { anonymous: false, member: false, owner: false, admin: true, "admin (self)": true },
   "users:administer": { anonymous: false, member: false, owner: false, admin: true, "admin (self)": true },
   "webhooks:manage": { anonymous: false, member: false, owner: false, admin: true, "admin (self)": true },
+  "audit:read": { anonymous: false, member: false, owner: false, admin: true, "admin (self)": true },
 };
 
 describe("can(actor, action, target)", () => {

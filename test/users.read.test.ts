@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeCursor } from "../src/http/cursor";
+import { encodeCursor } from "../src/users/users.schemas";
 import { seedUser, signedIn, unique } from "./helpers/fixtures";
 import { api, expectProblem } from "./helpers/http";
 

@@ -264,6 +264,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's recent activity
+         * @description The caller's own security events (as the one who acted or the one acted on: sign-ins, failed sign-ins, sessions ended, changes to the account), newest first, cursor-paginated.
+         */
+        get: operations["listOwnEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log (admins)
+         * @description Every security event, newest first, cursor-paginated; each filter narrows the page (`since` inclusive, `until` exclusive, RFC 3339). Events are kept AUDIT_RETENTION_DAYS (90) days. Never cached.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/email-verification": {
         parameters: {
             query?: never;
@@ -695,6 +735,46 @@ export interface components {
              * @example 300
              */
             expiresIn: number;
+        };
+        AuditEventList: {
+            data: components["schemas"]["AuditEvent"][];
+            /** @description Pass as `cursor` for the next page; null on the last. */
+            nextCursor: string | null;
+        };
+        /** @description A security event: who did what to which account. */
+        AuditEvent: {
+            id: string;
+            /** @enum {string} */
+            type: "user.created" | "user.updated" | "user.deleted" | "user.role_changed" | "user.status_changed" | "auth.signed_in" | "auth.sign_in_failed" | "auth.signed_out" | "session.revoked" | "password.changed" | "password.reset" | "email.verified" | "email.changed" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_regenerated" | "mfa.recovery_code_used" | "passkey.added" | "passkey.removed" | "identity.linked" | "identity.unlinked" | "org.created" | "org.updated" | "org.deleted" | "org.member_added" | "org.member_removed" | "org.member_role_changed" | "org.invitation_created" | "org.invitation_revoked" | "webhook.created" | "webhook.deleted" | "signing_key.rotated";
+            /** Format: date-time */
+            occurredAt: string;
+            actor: {
+                /** @description Null: nobody signed in (sign-up, a mailed link, the service). */
+                userId: string | null;
+                ip: string | null;
+                userAgent: string | null;
+            };
+            target: {
+                /**
+                 * @description `user` or `signing_key`.
+                 * @example user
+                 */
+                type: string;
+                id: string;
+            };
+            /**
+             * @description What happened, by type (docs/audit.md): e.g. `fields` (user.updated), `method` and `mfa` (auth.signed_in), `reason` (auth.sign_in_failed). Never a password, hash, token, TOTP secret, recovery code or private key.
+             * @example {
+             *       "fields": [
+             *         "name"
+             *       ]
+             *     }
+             */
+            data: {
+                [key: string]: unknown;
+            };
+            /** @description The X-Request-Id of the request that made it. */
+            requestId: string | null;
         };
         /** @description The request is taken; any mail goes out shortly, through a queue. */
         Accepted: {
@@ -2469,6 +2549,224 @@ export interface operations {
             };
             /** @description There is no such resource, or the caller may not know it exists. */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request bodies must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Slow down: retry after the number of seconds in `Retry-After`; `RateLimit-Policy` names the limit. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side; the request id identifies it in our logs. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after the number of seconds in `Retry-After`. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOwnEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description `nextCursor` from the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            /** @description The request did not match its schema; `errors` lists each failing path. Or: The request body is not valid JSON in UTF-8. Or: The link's token is unknown, already used, expired, replaced by a newer link, or was sent to an address the account no longer has. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request bodies must be sent as `Content-Type: application/json`. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Slow down: retry after the number of seconds in `Retry-After`; `RateLimit-Policy` names the limit. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side; the request id identifies it in our logs. */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after the number of seconds in `Retry-After`. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description `nextCursor` from the previous page. */
+                cursor?: string;
+                /** @description Only events of this type. */
+                type?: "user.created" | "user.updated" | "user.deleted" | "user.role_changed" | "user.status_changed" | "auth.signed_in" | "auth.sign_in_failed" | "auth.signed_out" | "session.revoked" | "password.changed" | "password.reset" | "email.verified" | "email.changed" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_regenerated" | "mfa.recovery_code_used" | "passkey.added" | "passkey.removed" | "identity.linked" | "identity.unlinked" | "org.created" | "org.updated" | "org.deleted" | "org.member_added" | "org.member_removed" | "org.member_role_changed" | "org.invitation_created" | "org.invitation_revoked" | "webhook.created" | "webhook.deleted" | "signing_key.rotated";
+                /** @description Only events done by this user. */
+                actorId?: string;
+                /** @description Only events done to this target (a user's id, a signing key's kid). */
+                targetId?: string;
+                /** @description Events at or after this time. */
+                since?: string;
+                /** @description Events before this time. */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, newest first */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            /** @description The request did not match its schema; `errors` lists each failing path. Or: The request body is not valid JSON in UTF-8. Or: The link's token is unknown, already used, expired, replaced by a newer link, or was sent to an address the account no longer has. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing, invalid, expired or revoked. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but not allowed to do this. Or: The credentials are right, but this service requires a verified email address first; a new verification link has been mailed. */
+            403: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;

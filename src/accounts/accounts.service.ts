@@ -1,3 +1,4 @@
+import type { AuditEvents, SecurityEvent } from "../audit/audit.events";
 import type { Actor } from "../authz/actor";
 import { can, guardFor, type StandingCheck } from "../authz/policy";
 import type { AppConfig } from "../config";
@@ -69,6 +70,8 @@ export type AccountsServiceDeps = {
   hasher: PasswordHasher;
   /** A new password found in a known breach is refused (PASSWORD_BREACH_CHECK). */
   breachCheck: BreachCheck;
+  /** What a link does to the account (verified, reset, undone) is a security event. */
+  events?: AuditEvents;
   limiter?: RateLimiter;
   config: Pick<AppConfig, "appUrl" | "emailVerificationTtlSeconds" | "passwordResetTtlSeconds">;
   /** How long the undo link of an email change works (default 7 days). */
@@ -97,12 +100,23 @@ export function createAccountsService({
   mailer,
   hasher,
   breachCheck,
+  events,
   limiter,
   config,
   defer,
   emailChangeUndoTtlSeconds = EMAIL_CHANGE_UNDO_TTL_SECONDS,
   now = () => new Date(),
 }: AccountsServiceDeps): AccountsService {
+  // A link's holder is not signed in: the event has no actor, only the account it acted on.
+  const linkEvent = (type: SecurityEvent["type"], userId: string, data?: SecurityEvent["data"]): SecurityEvent => ({
+    type,
+    actorId: null,
+    target: { type: "user", id: userId },
+    data,
+  });
+  const recording = <T>(event: SecurityEvent, write: () => Promise<T>) =>
+    events ? events.recording(event, write) : write();
+
   const ttlSeconds: Record<EmailTokenPurpose, number> = {
     verify_email: config.emailVerificationTtlSeconds,
     reset_password: config.passwordResetTtlSeconds,
@@ -179,10 +193,8 @@ export function createAccountsService({
 
     async confirmVerification(token) {
       const row = await consume(token, "verify_email");
-      const result = await users.update(
-        row.userId,
-        { emailVerified: true, updatedAt: now() },
-        { activeWithEmail: row.email },
+      const result = await recording(linkEvent("email.verified", row.userId), () =>
+        users.update(row.userId, { emailVerified: true, updatedAt: now() }, { activeWithEmail: row.email }),
       );
       // The account is gone or disabled, or its email changed since the link was sent.
       if (result.outcome !== "updated") throw new InvalidTokenError();
@@ -208,10 +220,12 @@ export function createAccountsService({
       try {
         const passwordHash = await hasher.hash(password);
         // The link proves the owner reads that address: it is verified too.
-        result = await users.update(
-          row.userId,
-          { passwordHash, emailVerified: true, updatedAt: now() },
-          { activeWithEmail: row.email, revokeSessions: {} },
+        result = await recording(linkEvent("password.reset", row.userId), () =>
+          users.update(
+            row.userId,
+            { passwordHash, emailVerified: true, updatedAt: now() },
+            { activeWithEmail: row.email, revokeSessions: {} },
+          ),
         );
       } catch (error) {
         // Nothing was changed (a 503): the link is given back, so the user can try it again.
@@ -228,10 +242,12 @@ export function createAccountsService({
       try {
         // Every session ends: whoever moved the email away is signed out too. Reset links (which
         // went to the address being replaced) are voided by the email change itself.
-        result = await users.update(
-          row.userId,
-          { email: row.email, emailVerified: true, updatedAt: now() },
-          { activeOnly: true, revokeSessions: {} },
+        result = await recording(linkEvent("email.changed", row.userId, { to: row.email, undo: true }), () =>
+          users.update(
+            row.userId,
+            { email: row.email, emailVerified: true, updatedAt: now() },
+            { activeOnly: true, revokeSessions: {} },
+          ),
         );
       } catch (error) {
         // Nothing was changed (the address is taken by another account now, or a 503).

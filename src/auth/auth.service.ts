@@ -1,3 +1,4 @@
+import type { AuditEvents, SecurityEvent } from "../audit/audit.events";
 import type { Actor } from "../authz/actor";
 import { can, guardFor } from "../authz/policy";
 import type { AppConfig } from "../config";
@@ -7,6 +8,7 @@ import { newId } from "../lib/ids";
 import { isCompactJws } from "../lib/jws";
 import type { PasswordHasher } from "../lib/password";
 import { generateToken, hashToken, isWellFormedToken } from "../lib/tokens";
+import { cleanUserAgent } from "../lib/user-agent";
 import { accountKey, rateLimitPolicies } from "../limits/policies";
 import type { RateLimiter } from "../limits/rate-limiter";
 import type { AccessTokens, IssuedAccessToken } from "../tokens/access-tokens";
@@ -20,7 +22,6 @@ export type SessionView = SessionSummary & { current: boolean };
 
 /** The most sessions a list shows (newest first); older ones still work and can be revoked. */
 const SESSION_LIST_LIMIT = 100;
-const USER_AGENT_MAX_LENGTH = 256;
 
 export type AuthService = {
   /** Same 401 for an unknown email, a wrong password and a disabled account, after the same work. */
@@ -61,6 +62,8 @@ export type AuthServiceDeps = {
   hasher: PasswordHasher;
   accessTokens: AccessTokens;
   verificationMail?: VerificationMail;
+  /** Sign-ins, failed sign-ins of known accounts, sign-outs and revocations are security events. */
+  events?: AuditEvents;
   config: Pick<AppConfig, "sessionTtlSeconds" | "requireEmailVerification">;
   now?: () => Date;
 };
@@ -75,18 +78,34 @@ export function createAuthService({
   limiter,
   accessTokens,
   verificationMail,
+  events,
   now = () => new Date(),
 }: AuthServiceDeps): AuthService {
+  const recording = <T>(event: SecurityEvent, write: () => Promise<T>) =>
+    events ? events.recording(event, write) : write();
+  const userTarget = (id: string) => ({ type: "user", id }) as const;
+  // A known account's failed sign-in: recorded after the response, so it takes as long as an
+  // unknown email's (which records nothing: there is no account to record it against).
+  const signInFailed = (userId: string, reason: string) =>
+    events?.recordAfterResponse({
+      type: "auth.sign_in_failed",
+      actorId: null,
+      target: userTarget(userId),
+      data: { reason },
+    });
+
   return {
     async login(email, password, client = {}) {
       await limiter?.enforce(rateLimitPolicies.passwordPerAccount, await accountKey(email));
       const credentials = await users.findCredentialsByEmail(email);
       const { valid, needsRehash } = await hasher.verify(password, credentials?.passwordHash ?? null);
       if (!credentials || !valid || credentials.user.status !== "active") {
+        if (credentials) signInFailed(credentials.user.id, valid ? "account_disabled" : "wrong_password");
         throw new UnauthorizedError(BAD_CREDENTIALS);
       }
       // Only after the password is right: a wrong one is the same 401 as ever, telling nothing.
       if (config.requireEmailVerification && !credentials.user.emailVerified) {
+        signInFailed(credentials.user.id, "email_not_verified");
         verificationMail?.afterUnverifiedSignIn(credentials.user);
         throw new EmailNotVerifiedError();
       }
@@ -110,17 +129,33 @@ export function createAuthService({
       };
       // The session is created only while the password just verified is still the user's (and the
       // user still active): a password change, disable or delete since the check wins.
-      if (!(await sessions.insert(session, { passwordHash }))) throw new UnauthorizedError(BAD_CREDENTIALS);
+      const signedIn: SecurityEvent = {
+        type: "auth.signed_in",
+        actorId: credentials.user.id,
+        target: userTarget(credentials.user.id),
+        data: { method: "password", mfa: false, sessionId: session.id },
+      };
+      if (!(await recording(signedIn, () => sessions.insert(session, { passwordHash })))) {
+        signInFailed(credentials.user.id, "credentials_changed");
+        throw new UnauthorizedError(BAD_CREDENTIALS);
+      }
       const accessToken = await accessTokens.issue(session.id, credentials.user);
       return { token, expiresAt, user: credentials.user, accessToken };
     },
 
     async logout(actor) {
-      if (actor.credential.kind === "session") {
-        await sessions.revoke({ id: actor.sessionId, tokenHash: actor.credential.tokenHash });
-        return;
-      }
-      await sessions.revokeOwned(actor.user.id, { id: actor.sessionId }, guardFor(actor, [], undefined, now()));
+      const signedOut: SecurityEvent = {
+        type: "auth.signed_out",
+        actorId: actor.user.id,
+        target: userTarget(actor.user.id),
+        data: { sessionId: actor.sessionId },
+      };
+      const { credential } = actor;
+      await recording(signedOut, () =>
+        credential.kind === "session"
+          ? sessions.revoke({ id: actor.sessionId, tokenHash: credential.tokenHash })
+          : sessions.revokeOwned(actor.user.id, { id: actor.sessionId }, guardFor(actor, [], undefined, now())),
+      );
     },
 
     async authenticate(token) {
@@ -175,16 +210,17 @@ export function createAuthService({
     },
 
     async revokeSession(actor, sessionId) {
-      const { revoked } = await sessions.revokeOwned(
-        actor.user.id,
-        { id: sessionId },
-        guardFor(actor, [], undefined, now()),
+      const revokedEvent = sessionsRevoked(actor, actor.user.id, { sessionId });
+      const { revoked } = await recording(revokedEvent, () =>
+        sessions.revokeOwned(actor.user.id, { id: sessionId }, guardFor(actor, [], undefined, now())),
       );
       if (revoked === 0) throw new NotFoundError("You have no session with this id.");
     },
 
     async revokeOtherSessions(actor) {
-      await sessions.revokeOwned(actor.user.id, { exceptId: actor.sessionId }, guardFor(actor, [], undefined, now()));
+      await recording(sessionsRevoked(actor, actor.user.id, { scope: "others" }), () =>
+        sessions.revokeOwned(actor.user.id, { exceptId: actor.sessionId }, guardFor(actor, [], undefined, now())),
+      );
     },
 
     async listUserSessions(actor, userId) {
@@ -200,7 +236,9 @@ export function createAuthService({
       // The caller's standing first: a signed-out or demoted admin learns nothing about ids.
       await sessions.check(guard);
       if (!(await users.findById(userId))) throw new NotFoundError("No user with this id.");
-      await sessions.revokeOwned(userId, { exceptId: actor.sessionId }, guard);
+      await recording(sessionsRevoked(actor, userId, { scope: "all" }), () =>
+        sessions.revokeOwned(userId, { exceptId: actor.sessionId }, guard),
+      );
     },
 
     pruneExpiredSessions() {
@@ -208,21 +246,14 @@ export function createAuthService({
     },
   };
 
+  // Recorded only if a session does end (a revocation that ends none leaves no event).
+  function sessionsRevoked(actor: Actor, userId: string, data: SecurityEvent["data"]): SecurityEvent {
+    return { type: "session.revoked", actorId: actor.user.id, target: userTarget(userId), data };
+  }
+
   function administering(actor: Actor) {
     if (!can(actor, "users:administer"))
       throw new ForbiddenError("Only admins may see or end another user's sessions.");
     return guardFor(actor, ["users:administer"], undefined, now());
   }
-}
-
-// Printable characters only, whitespace collapsed, at most 256: what a client sends is shown back
-// in the session list and stored, so nothing else of it is.
-function cleanUserAgent(header: string | undefined): string | null {
-  const clean = (header ?? "")
-    .replace(/[^\x20-\x7E\u00A0-\uFFFF]/gu, " ")
-    .replace(/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/gu, "")
-    .replace(/\s+/g, " ")
-    .trim()
-    .slice(0, USER_AGENT_MAX_LENGTH);
-  return clean || null;
 }

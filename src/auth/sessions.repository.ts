@@ -68,8 +68,10 @@ export function createSessionsRepository(
         })
         .from(users)
         .where(and(eq(users.id, session.userId), eq(users.passwordHash, passwordHash), eq(users.status, "active")));
-      const created = await db.insert(sessions).select(candidate).returning({ id: sessions.id });
-      return created.length > 0;
+      const insert = db.insert(sessions).select(candidate).returning({ id: sessions.id });
+      // A batch of one, so what joins the sign-in (its event) commits with the session, if it is made.
+      const [created] = await runBatch(db, [insert], { landing: insert });
+      return (created as unknown[]).length > 0;
     },
 
     findActiveByTokenHash(tokenHash, now) {
@@ -78,13 +80,10 @@ export function createSessionsRepository(
 
     async revoke({ id, tokenHash }) {
       const remove = db.delete(sessions).where(eq(sessions.id, id));
-      if (!recordStale) {
-        await remove.run();
-        return { staleKeys: [] };
-      }
       const where = and(eq(sessions.id, id), eq(sessions.tokenHash, tokenHash));
-      const [recorded] = await runBatch(db, [recordStaleSessions(db, where, new Date()), remove]);
-      return { staleKeys: (recorded as { key: string }[]).map((row) => row.key) };
+      const records = recordStale ? [recordStaleSessions(db, where, new Date())] : [];
+      const [recorded] = await runBatch(db, [...records, remove], { landing: remove });
+      return { staleKeys: recordStale ? (recorded as { key: string }[]).map((row) => row.key) : [] };
     },
 
     async deleteExpired(now) {
@@ -119,7 +118,7 @@ export function createSessionsRepository(
       const records = recordStale ? [recordStaleSessions(db, where, guard.at)] : [];
       const remove = db.delete(sessions).where(where).returning({ id: sessions.id });
       // The guard first: revoking the current session must not make its own check fail.
-      const results = await runBatch(db, [guardStatement(db, guard), ...records, remove]);
+      const results = await runBatch(db, [guardStatement(db, guard), ...records, remove], { landing: remove });
       const staleKeys = recordStale ? (results[1] as { key: string }[]).map((row) => row.key) : [];
       return { revoked: (results[1 + records.length] as unknown[]).length, staleKeys };
     },

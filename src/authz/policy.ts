@@ -19,7 +19,9 @@ export type Action =
   /** Set roles and statuses, and create users while sign-up is closed: admins. */
   | "users:administer"
   /** Create, change and delete webhook endpoints, and read their deliveries: admins. */
-  | "webhooks:manage";
+  | "webhooks:manage"
+  /** Read every security event (the audit log): admins. */
+  | "audit:read";
 
 /** The user an action is aimed at; absent for actions on the collection. */
 export type Target = { userId: string };
@@ -36,6 +38,7 @@ const rules: Record<Action, Rule> = {
   "users:list": isAdmin,
   "users:administer": isAdmin,
   "webhooks:manage": isAdmin,
+  "audit:read": isAdmin,
 };
 
 /** Every action the policy knows. */

@@ -1,7 +1,8 @@
 import { and, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { alias } from "drizzle-orm/sqlite-core";
-import type { Db } from "./client";
+import { type Db, runBatch } from "./client";
+import { guardRefusal } from "./errors";
 import { type Role, sessions, users, writeGuards } from "./schema";
 
 /**
@@ -41,4 +42,15 @@ export function guardStatement(db: Db, guard: SessionGuard): BatchItem<"sqlite">
 /** For a read: a query for the read's batch whose one row, if any, says why the guard fails. */
 export function guardQuery(db: Db, guard: SessionGuard): BatchItem<"sqlite"> {
   return refusalReason(db, guard);
+}
+
+/**
+ * Runs a read that rests on `guard` with the guard's check in the same round trip; throws the
+ * guard's 401 or 403 when it does not hold.
+ */
+export async function readGuarded<T>(db: Db, guard: SessionGuard, query: BatchItem<"sqlite">): Promise<T> {
+  const [refused, rows] = await runBatch(db, [guardQuery(db, guard), query]);
+  const reason = (refused as { reason: "session" | "role" }[])[0]?.reason;
+  if (reason) throw guardRefusal(reason);
+  return rows as T;
 }

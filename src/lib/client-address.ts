@@ -25,3 +25,15 @@ export function clientAddressKey(header: string | undefined): string {
   if (isIPv4MappedIPv6(address)) return convertIPv4BinaryToString(convertIPv4MappedIPv6ToIPv4(address));
   return `${convertIPv6BinaryToString((address >> 64n) << 64n)}/64`;
 }
+
+/** The client's address as sent (`CF-Connecting-IP`), for the record; null when it is not an address. */
+export function clientIp(header: string | undefined): string | null {
+  if (!header || header.length > 45) return null;
+  if (distinctRemoteAddr(header) === "IPv4") return header;
+  try {
+    convertIPv6ToBinary(header);
+    return header;
+  } catch {
+    return null;
+  }
+}

@@ -61,10 +61,9 @@ export function createSigningKeysRepository(db: Db): SigningKeysRepository {
 
     async insertNext(key, now) {
       const waiting = db.select().from(signingKeys).where(gt(signingKeys.signsFrom, now));
-      const [inserted] = await runBatch(db, [
-        onlyIf(notExists(waiting), key).returning({ kid: signingKeys.kid }),
-        db.delete(keyRotationRequests).where(eq(keyRotationRequests.id, ROTATION_REQUEST)),
-      ]);
+      const insert = onlyIf(notExists(waiting), key).returning({ kid: signingKeys.kid });
+      const clearRequest = db.delete(keyRotationRequests).where(eq(keyRotationRequests.id, ROTATION_REQUEST));
+      const [inserted] = await runBatch(db, [insert, clearRequest], { landing: insert });
       return (inserted as unknown[]).length > 0;
     },
 

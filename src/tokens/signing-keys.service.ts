@@ -1,3 +1,4 @@
+import type { AuditEvents } from "../audit/audit.events";
 import type { SigningKeyRow } from "../db/schema";
 import { rootCauseMessage } from "../lib/errors";
 import { generateSigningKeyPair, importPrivateKey, importPublicKey, type PublicJwk } from "../lib/jws";
@@ -149,6 +150,8 @@ export type SigningKeysServiceDeps = {
   sealer: Sealer;
   keyIds: KeyIds;
   rotationIntervalMs: number;
+  /** A new key (`signing_key.rotated`) is recorded in the batch that stores it. */
+  events?: AuditEvents;
   /** Work after the response (ctx.waitUntil). */
   defer: (task: Promise<unknown>) => void;
   now?: () => Date;
@@ -160,9 +163,21 @@ export function createSigningKeysService({
   sealer,
   keyIds,
   rotationIntervalMs,
+  events,
   defer,
   now = () => new Date(),
 }: SigningKeysServiceDeps): SigningKeysService {
+  // Stores `key` as the next one, with its event (the service rotates, nobody signed in does).
+  function insertNext(key: SigningKeyRow, at: Date, reason: "scheduled" | "requested" | "undecryptable") {
+    const write = () => repository.insertNext(key, at);
+    if (!events) return write();
+    const data = { reason, signsFrom: key.signsFrom.toISOString() };
+    return events.recording(
+      { type: "signing_key.rotated", actorId: null, target: { type: "signing_key", id: key.kid }, data },
+      write,
+    );
+  }
+
   async function newKey(signsFrom: Date | "at once"): Promise<SigningKeyRow> {
     const createdAt = now();
     const kid = await keyIds.make();
@@ -279,7 +294,7 @@ export function createSigningKeysService({
       at,
     );
     const newest = signingKeyAt(set, at) ?? set.find((key) => signsAt(key, at));
-    await repository.insertNext(await newKey("at once"), newest?.signsFrom ?? new Date(0));
+    await insertNext(await newKey("at once"), newest?.signsFrom ?? new Date(0), "undecryptable");
     const replacement = await usableSigner(await loadNow(), at);
     if (!replacement) throw new Error("no signing key opens under APP_SECRET, and none could be made");
     return replacement;
@@ -325,7 +340,7 @@ export function createSigningKeysService({
     let scheduled: string | null = null;
     if (plan.scheduleNext) {
       const next = await newKey(new Date(at.getTime() + KEY_TIMING.publishAheadMs));
-      if (await repository.insertNext(next, at)) scheduled = next.kid;
+      if (await insertNext(next, at, rotationRequested ? "requested" : "scheduled")) scheduled = next.kid;
     } else if (rotationRequested) {
       // A key is waiting already: the request is answered by it.
       await repository.clearRotationRequest();

@@ -2,8 +2,8 @@ import { and, desc, eq, exists, getTableColumns, inArray, lt, ne, or, type SQL, 
 import type { BatchItem } from "drizzle-orm/batch";
 import { recordStaleSessions, recordStaleUser } from "../cache/outbox";
 import { type Db, runBatch } from "../db/client";
-import { guardRefusal, uniqueViolationColumn } from "../db/errors";
-import { guardQuery, guardStatement, type SessionGuard } from "../db/guards";
+import { uniqueViolationColumn } from "../db/errors";
+import { guardStatement, readGuarded, type SessionGuard } from "../db/guards";
 import {
   type EmailTokenPurpose,
   emailTokens,
@@ -14,18 +14,18 @@ import {
   type UserStatus,
   users,
 } from "../db/schema";
-import type { KeysetCursor } from "../http/cursor";
 import { ConflictError } from "../lib/errors";
 import { userOf } from "./users.model";
 
 export type UserCredentials = { user: User; passwordHash: string };
 
+export type ListCursor = { createdAt: Date; id: string };
 export type UserListFilter = {
   role?: Role | undefined;
   status?: UserStatus | undefined;
   /** Case-insensitive prefix of email, username or name. */
   q?: string | undefined;
-  after?: KeysetCursor | undefined;
+  after?: ListCursor | undefined;
   limit: number;
 };
 
@@ -208,16 +208,13 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
         .limit(limit);
       if (!guard) return query.all();
       // The guard's check rides in the same round trip.
-      const [refused, page] = await runBatch(db, [guardQuery(db, guard), query]);
-      const reason = (refused as { reason: "session" | "role" }[])[0]?.reason;
-      if (reason) throw guardRefusal(reason);
-      return page as User[];
+      return readGuarded<User[]>(db, guard, query);
     },
 
     async insert(row, { guard } = {}) {
       const user = userOf(row);
       try {
-        await runBatch(db, [...guarded(guard), db.insert(users).values(row)], user);
+        await runBatch(db, [...guarded(guard), db.insert(users).values(row)], { result: user });
       } catch (error) {
         throw toConflict(error);
       }
@@ -265,7 +262,8 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       }
       let results: unknown[];
       try {
-        results = await runBatch(db, statements);
+        // The update decides whether the write lands: what joins it only if it does runs after it.
+        results = await runBatch(db, statements, { landing: update });
       } catch (error) {
         throw toConflict(error);
       }
@@ -292,7 +290,7 @@ export function createUsersRepository(db: Db, { recordStale = false }: UsersRepo
       const voidLinks = db.delete(emailTokens).where(and(eq(emailTokens.userId, id), landing));
       const remove = db.delete(users).where(target).returning({ id: users.id });
       const guards = guarded(guard);
-      const results = await runBatch(db, [...guards, ...records, endSessions, voidLinks, remove]);
+      const results = await runBatch(db, [...guards, ...records, endSessions, voidLinks, remove], { landing: remove });
       const staleKeys = keysFrom(results.slice(guards.length, guards.length + records.length));
       if ((results[guards.length + records.length + 2] as unknown[]).length > 0)
         return { outcome: "deleted", staleKeys };

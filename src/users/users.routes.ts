@@ -190,7 +190,13 @@ export const usersRouter = createRouter<{ users: UsersService; idempotency: Idem
   })
   .openapi(listUsers, async (c) => {
     const { limit, cursor, role, status, q } = c.req.valid("query");
-    const page = await c.get("services").users.list(c.get("actor"), { limit, after: cursor, role, status, q });
+    const page = await c.get("services").users.list(c.get("actor"), {
+      limit,
+      after: cursor && { createdAt: cursor.at, id: cursor.id },
+      role,
+      status,
+      q,
+    });
     return c.json({ data: page.users.map(toUserView), nextCursor: nextCursor(page.users, page.hasMore) }, 200);
   })
   .openapi(getUser, async (c) => {

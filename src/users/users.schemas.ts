@@ -1,7 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { roles, statuses, type User } from "../db/schema";
 import { contentTag, representationHeaders, type View, versionTag } from "../http/conditional";
-import { NextCursorSchema, PageQuerySchema } from "../http/cursor";
+import {
+  CursorQuerySchema,
+  encodeCursor as encodeKeysetCursor,
+  LimitQuerySchema,
+  NextCursorSchema,
+} from "../http/cursor";
 
 // Wire formats, written by hand and kept apart from the table definitions (STYLE.md, habit 2).
 
@@ -135,7 +140,14 @@ export const UpdateUserBodySchema = z
 export type CreateUserInput = z.infer<typeof CreateUserBodySchema>;
 export type UpdateUserInput = z.infer<typeof UpdateUserBodySchema>;
 
-export const ListUsersQuerySchema = PageQuerySchema.extend({
+/** The list cursor is opaque to clients: base64url of `<createdAt ms>.<id>` of the last item. */
+export function encodeCursor(user: Pick<User, "createdAt" | "id">): string {
+  return encodeKeysetCursor(user.createdAt, user.id);
+}
+
+export const ListUsersQuerySchema = z.object({
+  limit: LimitQuerySchema,
+  cursor: CursorQuerySchema,
   role: RoleSchema.optional(),
   status: StatusSchema.optional(),
   q: z

@@ -1,3 +1,4 @@
+import type { AuditEvents, SecurityEvent } from "../audit/audit.events";
 import type { Actor } from "../authz/actor";
 import { type Action, can, guardFor, type StandingCheck } from "../authz/policy";
 import type { AppConfig } from "../config";
@@ -49,6 +50,8 @@ export type UsersServiceDeps = {
   /** Admin reads are checked against the session and the role in D1, not the caller's copy. */
   standing: StandingCheck;
   accountMail?: AccountMail;
+  /** Each write records its security events in its own batch. */
+  events?: AuditEvents;
   hasher: PasswordHasher;
   /** A new password found in a known breach is refused (PASSWORD_BREACH_CHECK). */
   breachCheck: BreachCheck;
@@ -65,12 +68,17 @@ export function createUsersService({
   users,
   standing,
   accountMail,
+  events,
   hasher,
   breachCheck,
   config,
   limiter,
   now = () => new Date(),
 }: UsersServiceDeps): UsersService {
+  // The write alone when no recorder is wired (unit tests of other concerns).
+  const recording = <T>(recorded: SecurityEvent[], write: () => Promise<T>) =>
+    events ? events.recording(recorded, write) : write();
+
   /** Whether the guard still holds in D1: false for an ended session or a role since taken away. */
   async function stands(guard: SessionGuard): Promise<boolean> {
     try {
@@ -97,7 +105,14 @@ export function createUsersService({
       // Before any lookup of the email or username: a breached password is the same 422 whether or
       // not the account exists, and nothing is hashed or written for it.
       await breachCheck.refuseIfBreached(input.password);
-      const user = await users.insert(newUserRow(input, await hasher.hash(input.password), now()), { guard });
+      const row = newUserRow(input, await hasher.hash(input.password), now());
+      const created: SecurityEvent = {
+        type: "user.created",
+        actorId: actor?.user.id ?? null,
+        target: { type: "user", id: row.id },
+        data: { role: row.role, status: row.status, by: administers ? "admin" : "sign_up" },
+      };
+      const user = await recording([created], () => users.insert(row, { guard }));
       accountMail?.afterSignUp(user);
       return user;
     },
@@ -138,9 +153,11 @@ export function createUsersService({
       const changes: UserChanges = { ...fields, updatedAt: now() };
       const own = actor.user.id === id;
       const ownPassword = password !== undefined && own;
-      // Which address a new email replaces, for the notice to it: from the database, never a cache
-      // (only read when an email is in the request).
-      const previousEmail = fields.email !== undefined ? (await users.findCredentialsById(id))?.user.email : undefined;
+      // The user before the write: which fields it changes, for its events, and which address a new
+      // email replaces, for the notice to it (from the database, never a cache, when an email is sent).
+      const before =
+        fields.email !== undefined ? (await users.findCredentialsById(id))?.user : await users.findById(id);
+      const previousEmail = fields.email !== undefined ? before?.email : undefined;
       // Moving one's own email is as strong as changing the password (the new address can reset
       // it): a session or a five-minute access token alone must not do it. Admins need no password.
       const ownEmail = own && previousEmail !== undefined && previousEmail !== fields.email;
@@ -156,16 +173,19 @@ export function createUsersService({
           changes.passwordHash = await hasher.hash(password);
         }
       }
-      const result = await users.update(id, changes, {
-        keepAnActiveAdmin: changes.role === "member" || changes.status === "disabled",
-        // A new password or a disabled account ends every other session at once.
-        revokeSessions:
-          password !== undefined || changes.status === "disabled"
-            ? { exceptSessionId: ownPassword ? actor.sessionId : undefined }
-            : undefined,
-        expectedVersions: precondition?.versions,
-        guard: guardFor(actor, actions, { userId: id }, now()),
-      });
+      const recorded = before ? updateEvents(actor, before, fields, password !== undefined) : [];
+      const result = await recording(recorded, () =>
+        users.update(id, changes, {
+          keepAnActiveAdmin: changes.role === "member" || changes.status === "disabled",
+          // A new password or a disabled account ends every other session at once.
+          revokeSessions:
+            password !== undefined || changes.status === "disabled"
+              ? { exceptSessionId: ownPassword ? actor.sessionId : undefined }
+              : undefined,
+          expectedVersions: precondition?.versions,
+          guard: guardFor(actor, actions, { userId: id }, now()),
+        }),
+      );
       if (result.outcome !== "updated") throw refused(result.outcome);
       if (previousEmail !== undefined && previousEmail !== result.user.email) {
         accountMail?.afterEmailChange(result.user, previousEmail, own ? "owner" : "admin");
@@ -175,10 +195,13 @@ export function createUsersService({
 
     async delete(actor, id, precondition) {
       if (!can(actor, "user:delete", { userId: id })) throw new ForbiddenError(OWNER_OR_ADMIN);
-      const { outcome } = await users.deleteUnlessLastActiveAdmin(id, {
-        expectedVersions: precondition?.versions,
-        guard: guardFor(actor, ["user:delete"], { userId: id }, now()),
-      });
+      const deleted: SecurityEvent = { type: "user.deleted", actorId: actor.user.id, target: { type: "user", id } };
+      const { outcome } = await recording([deleted], () =>
+        users.deleteUnlessLastActiveAdmin(id, {
+          expectedVersions: precondition?.versions,
+          guard: guardFor(actor, ["user:delete"], { userId: id }, now()),
+        }),
+      );
       if (outcome !== "deleted") throw refused(outcome);
     },
   };
@@ -207,4 +230,34 @@ export function createUsersService({
       });
     }
   }
+}
+
+type ProfileFields = Omit<UpdateUserInput, "currentPassword" | "password">;
+
+/**
+ * The events of a PATCH, from the user as it was and the fields sent: `user.updated` naming the
+ * fields whose value changes, and the events of the changes that matter on their own.
+ */
+function updateEvents(actor: Actor, before: User, fields: ProfileFields, setsPassword: boolean): SecurityEvent[] {
+  const target = { type: "user", id: before.id } as const;
+  const event = (type: SecurityEvent["type"], data?: SecurityEvent["data"]): SecurityEvent => ({
+    type,
+    actorId: actor.user.id,
+    target,
+    data,
+  });
+  const changed = (Object.keys(fields) as (keyof ProfileFields)[]).filter(
+    (field) => fields[field] !== undefined && fields[field] !== before[field],
+  );
+  const recorded: SecurityEvent[] = [];
+  if (changed.length > 0) recorded.push(event("user.updated", { fields: changed }));
+  if (changed.includes("role"))
+    recorded.push(event("user.role_changed", { from: before.role, to: fields.role ?? null }));
+  if (changed.includes("status")) {
+    recorded.push(event("user.status_changed", { from: before.status, to: fields.status ?? null }));
+  }
+  if (changed.includes("email"))
+    recorded.push(event("email.changed", { from: before.email, to: fields.email ?? null }));
+  if (setsPassword) recorded.push(event("password.changed", { by: actor.user.id === before.id ? "owner" : "admin" }));
+  return recorded;
 }

@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { auditEvents } from "../audit/audit.schema";
 import { changedRows, type Db, runBatch } from "../db/client";
 import { guardRefusal } from "../db/errors";
 import { guardQuery, guardStatement, type SessionGuard } from "../db/guards";
@@ -32,7 +33,7 @@ export type WebhooksRepository = {
    * The statement that joins a write's batch: one pending delivery per enabled endpoint subscribed
    * to the event's type (or to `*`). A write that fails leaves none; none exists without its write.
    */
-  outboxStatement(event: OutboxEvent, now: Date): BatchItem<"sqlite">;
+  outboxStatement(event: OutboxEvent, now: Date, options?: { afterAuditEvent?: boolean }): BatchItem<"sqlite">;
   /** A delivery to one endpoint only (`POST /api/webhooks/{id}/test`). */
   insertDelivery(endpointId: string, event: OutboxEvent, now: Date): Promise<string>;
   /** Pending deliveries of these events not yet handed to the queue, marked as handed over. */
@@ -69,15 +70,12 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
 
   const newest = (page: Page, table: typeof webhookEndpoints | typeof webhookDeliveries) =>
     page.after
-      ? or(
-          lt(table.createdAt, page.after.createdAt),
-          and(eq(table.createdAt, page.after.createdAt), lt(table.id, page.after.id)),
-        )
+      ? or(lt(table.createdAt, page.after.at), and(eq(table.createdAt, page.after.at), lt(table.id, page.after.id)))
       : undefined;
 
   return {
     async insertEndpoint(row, guard) {
-      await runBatch(db, [guardStatement(db, guard), db.insert(webhookEndpoints).values(row)], row);
+      await runBatch(db, [guardStatement(db, guard), db.insert(webhookEndpoints).values(row)], { result: row });
       return row;
     },
 
@@ -109,7 +107,7 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
       // Its deliveries go with it (explicitly: libSQL may run without foreign-key enforcement).
       const deliveries = db.delete(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
       const remove = db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id));
-      const [, , result] = await runBatch(db, [guardStatement(db, guard), deliveries, remove], { id });
+      const [, , result] = await runBatch(db, [guardStatement(db, guard), deliveries, remove], { result: { id } });
       return changedRows(result) > 0;
     },
 
@@ -123,7 +121,7 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
       return guardedRead(guard, query);
     },
 
-    outboxStatement(event, now) {
+    outboxStatement(event, now, { afterAuditEvent = false } = {}) {
       const at = now.getTime();
       // A fresh random id per row (SQLite has no UUIDv7; the id is opaque and unique).
       const rowId = sql`lower(hex(randomblob(16)))`;
@@ -150,6 +148,10 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
             and(
               eq(webhookEndpoints.enabled, true),
               sql`exists (select 1 from json_each(${webhookEndpoints.events}) where value in ('*', ${event.type}))`,
+              // Joined to a write after its event's insert: only if that row exists (the write landed).
+              afterAuditEvent
+                ? sql`exists (select 1 from ${auditEvents} where ${auditEvents.id} = ${event.id})`
+                : undefined,
             ),
           ),
       );

@@ -58,12 +58,13 @@ export async function seedLinkToken(
 
 /** Every row of every table, to prove a rejected request changed nothing. */
 export async function snapshot() {
-  const [users, sessions, stalePurges, idempotencyKeys, emailTokens] = await Promise.all([
+  const [users, sessions, stalePurges, idempotencyKeys, emailTokens, auditEvents] = await Promise.all([
     env.DB.prepare("select * from users order by id").all(),
     env.DB.prepare("select * from sessions order by id").all(),
     env.DB.prepare("select * from stale_purges order by key").all(),
     env.DB.prepare("select * from idempotency_keys order by scope, key").all(),
     env.DB.prepare("select * from email_tokens order by token_hash").all(),
+    env.DB.prepare("select * from audit_events order by id").all(),
   ]);
   return {
     users: users.results,
@@ -71,5 +72,6 @@ export async function snapshot() {
     stalePurges: stalePurges.results,
     idempotencyKeys: idempotencyKeys.results,
     emailTokens: emailTokens.results,
+    auditEvents: auditEvents.results,
   };
 }

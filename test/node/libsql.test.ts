@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLibsqlDatabase } from "../../src/db/libsql";
 import { applyLibsqlMigrations } from "../../src/db/libsql-migrations";
 import { readMigrations } from "../../src/node/migrations";
+import { auditSuite } from "../suites/audit.suite";
 import type { Backend } from "../suites/backend";
 import { repositorySuite } from "../suites/repositories.suite";
 import { serviceSuite } from "../suites/services.suite";
@@ -62,3 +63,4 @@ describe("libSQL migrations", () => {
 
 repositorySuite(libsqlBackend);
 serviceSuite(libsqlBackend);
+auditSuite(libsqlBackend);
