@@ -12,7 +12,7 @@ import { createD1Database } from "../src/db/d1";
 import { createSealer } from "../src/lib/sealing";
 import { consumeWebhooks } from "../src/webhooks/consumer";
 import { createWebhooksRepository } from "../src/webhooks/webhooks.repository";
-import { signedIn } from "./helpers/fixtures";
+import { newUserBody, signedIn } from "./helpers/fixtures";
 import { api, expectProblem } from "./helpers/http";
 import { installReceiver, RECEIVER, receiver } from "./helpers/receiver";
 
@@ -214,6 +214,54 @@ describe("delivering", () => {
     // Enabled again, the reason is gone.
     const enabled = await api("PATCH", `/api/webhooks/${endpoint.id}`, { token, body: { enabled: true } });
     expect(await enabled.json()).toMatchObject({ enabled: true, disabledReason: null });
+  });
+});
+
+describe("events from writes", () => {
+  it("a sign-up is delivered as user.created with the user; a refused write delivers nothing", async () => {
+    const token = await admin();
+    const { endpoint } = await createEndpoint(token, { events: ["user.created", "user.updated"] });
+    const body = newUserBody();
+    const created = await api("POST", "/api/users", { body });
+    expect(created.status).toBe(201);
+    const user = (await created.json()) as { id: string; email: string };
+    const arrived = await vi.waitFor(() => {
+      const found = receiver.received.find((request) => request.url === endpoint.url);
+      if (!found) throw new Error("not yet");
+      return found;
+    });
+    const payload = new Webhook(endpoint.secret).verify(arrived.body, arrived.headers) as {
+      type: string;
+      data: { id: string; type: string; target: { id: string }; user: { id: string; email: string } };
+    };
+    expect(payload.type).toBe("user.created");
+    expect(payload.data).toMatchObject({
+      type: "user.created",
+      target: { id: user.id },
+      user: { id: user.id, email: body.email },
+    });
+    // The webhook-id is the audit event's id.
+    const event = await env.DB.prepare("select id from audit_events where type = 'user.created' and target_id = ?")
+      .bind(user.id)
+      .first<{ id: string }>();
+    expect(arrived.headers["webhook-id"]).toBe(event?.id);
+    expect(JSON.stringify(payload)).not.toContain(body.password);
+
+    // A PATCH refused by a stale If-Match records no event, and so fills no outbox row.
+    const owner = await api("POST", "/api/auth/login", { body: { email: body.email, password: body.password } });
+    const { token: ownerToken } = (await owner.json()) as { token: string };
+    const stale = await api("PATCH", `/api/users/${user.id}`, {
+      token: ownerToken,
+      headers: { "If-Match": '"v99"' },
+      body: { name: "Nope" },
+    });
+    expect(stale.status).toBe(412);
+    const rows = await env.DB.prepare(
+      "select count(*) as n from webhook_deliveries where endpoint_id = ? and event_type = 'user.updated'",
+    )
+      .bind(endpoint.id)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(0);
   });
 });
 
