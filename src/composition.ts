@@ -7,33 +7,23 @@ import { type AuthService, createAuthService, type VerificationMail } from "./au
 import { createCachedSessionsRepository } from "./auth/sessions.cache";
 import { createSessionsRepository, type SessionsRepository } from "./auth/sessions.repository";
 import { createKvCache, instrumentKV } from "./cache/kv-cache";
-import { createMemoryCache, type MemoryCache } from "./cache/memory-cache";
 import { createStalePurgesRepository } from "./cache/outbox";
 import { createPurger, type Purger } from "./cache/purger";
 import type { CacheTiers } from "./cache/tiers";
+import { type IsolateState, isolateState } from "./composition/isolate";
 import type { AppConfig, Bindings } from "./config";
 import type { DatabaseBackend } from "./db/backend";
 import type { Db } from "./db/client";
-import type { User } from "./db/schema";
 import { createReadinessProbe, type ReadinessProbe } from "./health/health.service";
 import { createIdempotencyRepository } from "./idempotency/idempotency.repository";
 import { createIdempotencyService, type IdempotencyService } from "./idempotency/idempotency.service";
-import { deriveHmacKey } from "./lib/keys";
 import type { RequestMetrics } from "./lib/metrics";
-import { createPasswordHasher, type PasswordHasher, SCRYPT_BY_COST } from "./lib/password";
-import { createSealer, type Sealer } from "./lib/sealing";
 import { createRateLimiter, noRateLimits, type RateLimiter } from "./limits/rate-limiter";
 import { createMailer } from "./mail/mailer";
 import { type BreachCheck, breachCheckOff, createBreachCheck } from "./passwords/breach";
-import { type AccessTokens, createAccessTokens, type VerifiedTokens } from "./tokens/access-tokens";
-import { createKeyIds, type KeyIds } from "./tokens/key-ids";
+import { type AccessTokens, createAccessTokens } from "./tokens/access-tokens";
 import { createSigningKeysRepository } from "./tokens/signing-keys.repository";
-import {
-  createKeyCache,
-  createSigningKeysService,
-  type KeyCache,
-  type SigningKeysService,
-} from "./tokens/signing-keys.service";
+import { createSigningKeysService, type SigningKeysService } from "./tokens/signing-keys.service";
 import { createCachedUsersRepository } from "./users/users.cache";
 import { createUsersRepository, type UsersRepository } from "./users/users.repository";
 import { type AccountMail, createUsersService, type UsersService } from "./users/users.service";
@@ -71,57 +61,8 @@ export type RequestScope = {
   request?: EventContext;
 };
 
-// What lives as long as the isolate: the memory tier, the hasher (its imported pepper key) and
-// derived keys. Everything else is per request.
-type IsolateState = {
-  memory: MemoryCache<User>;
-  hasher: PasswordHasher;
-  fingerprintKey: () => Promise<CryptoKey>;
-  /** The signing keys this isolate has read, and the MAC keys their kids are checked with. */
-  keys: KeyCache;
-  keyIds: KeyIds;
-  /** Access tokens whose signature this isolate has checked. */
-  verifiedTokens: VerifiedTokens;
-  /** One sealer per purpose (signing keys, mail…), under APP_SECRET with APP_SECRET_PREVIOUS opening too. */
-  sealer: (purpose: SealingPurpose) => Sealer;
-};
-
-/** What the service seals under APP_SECRET; each purpose has its own derived key. */
-type SealingPurpose = "signing-keys" | "mail-queue" | "webhook-secrets";
-
-const MEMORY_CACHE_MAX_ENTRIES = 1000;
-// A few hundred bytes each; an entry is dropped after a minute however long its token lives.
-const VERIFIED_TOKENS_MAX_ENTRIES = 1000;
-const VERIFIED_TOKENS_TTL_MS = 60_000;
 const KV_TTL_SECONDS = 3600;
 const KV_READ_TIMEOUT_MS = 300;
-
-// Keyed by the bindings object, which workerd hands unchanged to every request of an isolate
-// (a test pins this: the second read through the Worker's entry point is a memory hit). Tests
-// that swap bindings get fresh state, as a new isolate would.
-const isolates = new WeakMap<object, IsolateState>();
-
-function isolateState(env: Bindings, config: AppConfig): IsolateState {
-  let state = isolates.get(env);
-  if (!state) {
-    state = {
-      memory: createMemoryCache<User>({
-        maxEntries: MEMORY_CACHE_MAX_ENTRIES,
-        ttlMs: config.memoryCacheTtlSeconds * 1000,
-      }),
-      hasher: createPasswordHasher({ pepper: config.passwordPepper, scrypt: SCRYPT_BY_COST[config.passwordHashCost] }),
-      fingerprintKey: once(() => deriveHmacKey(config.appSecret, "idempotency-fingerprint")),
-      keys: createKeyCache(),
-      keyIds: createKeyIds({ current: config.appSecret, previous: config.appSecretPrevious }),
-      verifiedTokens: createMemoryCache({ maxEntries: VERIFIED_TOKENS_MAX_ENTRIES, ttlMs: VERIFIED_TOKENS_TTL_MS }),
-      sealer: memoized((purpose: SealingPurpose) =>
-        createSealer({ current: config.appSecret, previous: config.appSecretPrevious }, purpose),
-      ),
-    };
-    isolates.set(env, state);
-  }
-  return state;
-}
 
 /**
  * The composition root: the one place a request's object graph is built. Bindings are wrapped to
@@ -384,26 +325,4 @@ class RequestServices implements Services {
     }
     return this.#sessionsRepository;
   }
-}
-
-// One value per key, made on its first use and kept.
-function memoized<K, V>(make: (key: K) => V): (key: K) => V {
-  const made = new Map<K, V>();
-  return (key) => {
-    let value = made.get(key);
-    if (value === undefined) {
-      value = make(key);
-      made.set(key, value);
-    }
-    return value;
-  };
-}
-
-// A value made on its first use and kept.
-function once<T>(make: () => T): () => T {
-  let made: { value: T } | undefined;
-  return () => {
-    made ??= { value: make() };
-    return made.value;
-  };
 }

@@ -39,7 +39,10 @@ describe("user representations carry validators and say how they may be cached",
     const change = async (by: string, body: Record<string, unknown>) =>
       expect((await api("PATCH", `/api/users/${user.id}`, { token: by, body })).status).toBe(200);
 
-    await change(token, { email: `moved_${user.id.slice(-8)}@example.com`, currentPassword: "correct horse battery staple" });
+    await change(token, {
+      email: `moved_${user.id.slice(-8)}@example.com`,
+      currentPassword: "correct horse battery staple",
+    });
     await change(token, { password: "another long passphrase", currentPassword: "correct horse battery staple" });
     await change(adminToken, { role: "admin" });
     await change(adminToken, { status: "disabled" });
