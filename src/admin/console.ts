@@ -6,118 +6,33 @@
  * as HTML; the page's CSP allows scripts from this origin only (public/_headers). The session
  * token lives in this module's memory only: nothing in storage, and a reload signs out.
  */
-import type { components } from "../../examples/typed-clients/openapi";
+import { showAudit, showWebhooks, wireSecurity } from "./security";
+import { act, api, auth, cell, element, PAGE_SIZE, type Schemas, say, when } from "./ui";
 
 // The API's own types, generated from the committed OpenAPI document (npm run client:types): a
 // change to the API that the console does not follow fails `npm run typecheck`.
-type Schemas = components["schemas"];
 type User = Schemas["User"];
 type Session = Schemas["SessionList"]["data"][number];
-type Problem = Partial<Schemas["Problem"]>;
-
-const PAGE_SIZE = 20;
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly problem: Problem | null,
-  ) {
-    super(problem?.detail ?? problem?.title ?? `The service answered ${status}.`);
-  }
-}
-
-let session: { token: string; user: User } | null = null;
-
-function element<T extends HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`#${id} is missing from the page`);
-  return found as T;
-}
-
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(path, {
-    method,
-    headers: {
-      ...(session ? { Authorization: `Bearer ${session.token}` } : {}),
-      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      ...headers,
-    },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  if (!response.ok) {
-    const problem = (await response.json().catch(() => null)) as Problem | null;
-    throw new ApiError(response.status, problem);
-  }
-  return response;
-}
-
-// ── messages ────────────────────────────────────────────────────────────────────────────────────
-
-function say(text: string) {
-  const notice = element("notice");
-  notice.textContent = text;
-  notice.hidden = false;
-  element("alert").hidden = true;
-}
-
-function complain(error: unknown) {
-  const alert = element("alert");
-  if (error instanceof ApiError) {
-    const { problem } = error;
-    const fields = (problem?.errors ?? []).map((field) => `${field.path}: ${field.message}`).join("; ");
-    const words = [problem?.title, problem?.detail, fields].filter(Boolean).join(" — ");
-    alert.textContent = `${words || error.message}${problem?.requestId ? ` (request id ${problem.requestId})` : ""}`;
-    if (error.status === 401 && session) signedOut("Your session has ended; sign in again.");
-  } else {
-    alert.textContent = error instanceof Error ? error.message : String(error);
-  }
-  alert.hidden = false;
-  element("notice").hidden = true;
-}
-
-function clearMessages() {
-  element("alert").hidden = true;
-  element("notice").hidden = true;
-}
-
-/** Runs an action from a button or form, showing what fails; the control is disabled meanwhile. */
-async function act(control: HTMLButtonElement | null, work: () => Promise<void>) {
-  if (control) control.disabled = true;
-  clearMessages();
-  try {
-    await work();
-  } catch (error) {
-    complain(error);
-  } finally {
-    if (control) control.disabled = false;
-  }
-}
 
 // ── views ───────────────────────────────────────────────────────────────────────────────────────
 
-function show(view: "sign-in" | "users" | "user") {
-  for (const name of ["sign-in", "users", "user"]) element(`${name}-view`).hidden = name !== view;
+const VIEWS = ["sign-in", "users", "user", "audit", "webhooks"] as const;
+
+function show(view: (typeof VIEWS)[number]) {
+  for (const name of VIEWS) element(`${name}-view`).hidden = name !== view;
+  const { session } = auth;
   const signedIn = session !== null;
   element("who").hidden = !signedIn;
   element("sign-out").hidden = !signedIn;
+  element("sections").hidden = !signedIn;
   if (session) element("who").textContent = `Signed in as ${session.user.username}`;
 }
 
 function signedOut(message?: string) {
-  session = null;
+  auth.session = null;
   show("sign-in");
   if (message) say(message);
   element<HTMLInputElement>("sign-in-password").value = "";
-}
-
-function cell(row: HTMLTableRowElement, text: string) {
-  const td = row.insertCell();
-  td.textContent = text;
-  return td;
-}
-
-function when(iso: string) {
-  return new Date(iso).toLocaleString();
 }
 
 // Users list: the filters and the cursors of the pages seen, so "Previous" can go back.
@@ -216,9 +131,21 @@ async function patchCurrent(changes: Partial<User>, done: string) {
 // ── routing ─────────────────────────────────────────────────────────────────────────────────────
 
 async function route() {
-  if (!session) return show("sign-in");
+  if (!auth.session) return show("sign-in");
   const [, section, id] = location.hash.split("/");
   if (section === "users" && id) return act(null, () => showUser(decodeURIComponent(id)));
+  if (section === "audit") {
+    return act(null, async () => {
+      await showAudit();
+      show("audit");
+    });
+  }
+  if (section === "webhooks") {
+    return act(null, async () => {
+      await showWebhooks();
+      show("webhooks");
+    });
+  }
   return act(null, showUsers);
 }
 
@@ -239,7 +166,7 @@ function wire() {
         signedOut("This console is for admins. You are a member, so there is nothing here for you.");
         return;
       }
-      session = { token: answer.token, user: answer.user };
+      auth.session = { token: answer.token, user: answer.user };
       form.reset();
       location.hash = "#/users";
       await route();
@@ -340,6 +267,8 @@ function wire() {
     });
   });
 
+  wireSecurity();
+  auth.onEnded(() => signedOut("Your session has ended; sign in again."));
   window.addEventListener("hashchange", () => void route());
   show("sign-in");
   // The form posts, never GETs, and cannot be sent at all before this script has taken it over:

@@ -8,7 +8,6 @@ import { createSessionsRepository } from "../../src/auth/sessions.repository";
 import type { Db } from "../../src/db/client";
 import type { Role, User, UserStatus } from "../../src/db/schema";
 import { newId } from "../../src/lib/ids";
-import { deriveEncryptionKey } from "../../src/lib/keys";
 import { createPasswordHasher, type ScryptParams } from "../../src/lib/password";
 import { generateToken, hashToken } from "../../src/lib/tokens";
 import { createAccessTokens } from "../../src/tokens/access-tokens";
