@@ -180,6 +180,7 @@ class RequestServices implements Services {
     const { env, config, defer } = this.scope;
     this.#webhooks ??= createWebhooksService({
       repository: createWebhooksRepository(this.db),
+      events: this.events,
       sealer: this.isolate.sealer("webhook-secrets"),
       policy: { allowLoopback: config.webhooks.allowLoopback },
       queue: env.WEBHOOK_QUEUE,

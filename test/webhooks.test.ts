@@ -72,6 +72,16 @@ describe("managing endpoints", () => {
     expect(JSON.stringify(list)).not.toContain(endpoint.secret);
     const row = await env.DB.prepare("select * from webhook_endpoints where id = ?").bind(endpoint.id).first();
     expect(JSON.stringify(row)).not.toContain(endpoint.secret.slice(6));
+    // A security event, which names the host and the events, never the secret.
+    const event = await env.DB.prepare("select * from audit_events where type = 'webhook.created' and target_id = ?")
+      .bind(endpoint.id)
+      .first<{ target_type: string; data: string }>();
+    expect(event?.target_type).toBe("webhook");
+    expect(JSON.parse(event?.data ?? "{}")).toEqual({
+      host: "receiver.example.com",
+      events: ["user.created", "user.deleted"],
+    });
+    expect(JSON.stringify(event)).not.toContain(endpoint.secret.slice(6));
   });
 
   it("members get 403, anonymous callers 401, and nothing is stored", async () => {
@@ -128,6 +138,12 @@ describe("managing endpoints", () => {
     expect((await api("POST", `/api/webhooks/${endpoint.id}/test`, { token })).status).toBe(202);
     expect((await api("DELETE", `/api/webhooks/${endpoint.id}`, { token })).status).toBe(204);
     await expectProblem(await api("GET", `/api/webhooks/${endpoint.id}`, { token }), 404, "/problems/not-found");
+    const deleted = await env.DB.prepare(
+      "select count(*) as n from audit_events where type = 'webhook.deleted' and target_id = ?",
+    )
+      .bind(endpoint.id)
+      .first<{ n: number }>();
+    expect(deleted?.n).toBe(1);
     const left = await env.DB.prepare("select count(*) as n from webhook_deliveries where endpoint_id = ?")
       .bind(endpoint.id)
       .first<{ n: number }>();
@@ -141,8 +157,11 @@ describe("delivering", () => {
     const token = await admin();
     const { endpoint } = await createEndpoint(token);
     expect((await api("POST", `/api/webhooks/${endpoint.id}/test`, { token })).status).toBe(202);
+    // (It also gets its own webhook.created: it subscribes to everything.)
     const arrived = await vi.waitFor(() => {
-      const found = receiver.received.find((request) => request.url === endpoint.url);
+      const found = receiver.received.find(
+        (request) => request.url === endpoint.url && request.body.startsWith('{"type":"webhook.test"'),
+      );
       if (!found) throw new Error("not yet");
       return found;
     });
@@ -152,10 +171,10 @@ describe("delivering", () => {
     };
     expect(payload).toMatchObject({ type: "webhook.test", data: { endpointId: endpoint.id } });
     expect(arrived.headers["webhook-id"]).toMatch(/^[0-9a-f-]{36}$/);
-    const [delivery] = await vi.waitFor(async () => {
-      const list = await deliveries(token, endpoint.id);
-      if (list[0]?.status !== "succeeded") throw new Error("not yet");
-      return list;
+    const delivery = await vi.waitFor(async () => {
+      const found = (await deliveries(token, endpoint.id)).find((item) => item.eventType === "webhook.test");
+      if (found?.status !== "succeeded") throw new Error("not yet");
+      return found;
     });
     expect(delivery).toMatchObject({
       eventType: "webhook.test",
@@ -173,16 +192,18 @@ describe("delivering", () => {
     receiver.answer(() => ({ status: 500 }));
     const errors = vi.spyOn(console, "error");
     expect((await api("POST", `/api/webhooks/${endpoint.id}/test`, { token })).status).toBe(202);
-    const [delivery] = await vi.waitFor(
+    const delivery = await vi.waitFor(
       async () => {
-        const list = await deliveries(token, endpoint.id);
-        if (list[0]?.status !== "failed") throw new Error("not yet");
-        return list;
+        const found = (await deliveries(token, endpoint.id)).find((item) => item.eventType === "webhook.test");
+        if (found?.status !== "failed") throw new Error("not yet");
+        return found;
       },
       { timeout: 10_000 },
     );
     expect(delivery).toMatchObject({ attempt: 10, status: "failed", responseStatus: 500, error: "HTTP 500" });
-    const attempts = receiver.received.filter((request) => request.url === endpoint.url);
+    const attempts = receiver.received.filter(
+      (request) => request.url === endpoint.url && request.headers["webhook-id"] === delivery.eventId,
+    );
     expect(attempts).toHaveLength(10);
     expect(new Set(attempts.map((request) => request.headers["webhook-id"])).size).toBe(1);
     await vi.waitFor(() => {

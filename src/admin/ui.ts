@@ -11,7 +11,7 @@ type SignedIn = { token: string; user: Schemas["User"] };
 
 export const PAGE_SIZE = 20;
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly problem: Problem | null,
@@ -68,7 +68,7 @@ export function say(text: string) {
   element("alert").hidden = true;
 }
 
-export function complain(error: unknown) {
+function complain(error: unknown) {
   const alert = element("alert");
   if (error instanceof ApiError) {
     const { problem } = error;
@@ -83,7 +83,7 @@ export function complain(error: unknown) {
   element("notice").hidden = true;
 }
 
-export function clearMessages() {
+function clearMessages() {
   element("alert").hidden = true;
   element("notice").hidden = true;
 }

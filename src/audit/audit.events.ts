@@ -53,7 +53,7 @@ export type SecurityEvent = {
   type: AuditEventType;
   /** The user who did it; null when nobody signed in did (sign-up, a mailed link, the service). */
   actorId: string | null;
-  target: { type: "user" | "signing_key"; id: string };
+  target: { type: "user" | "signing_key" | "webhook"; id: string };
   data?: EventData;
 };
 

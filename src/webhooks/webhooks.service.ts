@@ -1,3 +1,4 @@
+import type { AuditEvents } from "../audit/audit.events";
 import type { Actor } from "../authz/actor";
 import { can, guardFor } from "../authz/policy";
 import type { WebhookDeliveryRow, WebhookEndpointRow } from "../db/schema";
@@ -32,6 +33,8 @@ export type WebhooksService = {
 
 export type WebhooksServiceDeps = {
   repository: WebhooksRepository;
+  /** Creating and deleting an endpoint are security events (webhook.created, webhook.deleted). */
+  events?: AuditEvents;
   sealer: Sealer;
   policy: UrlPolicy;
   queue: Queue<WebhookQueueMessage>;
@@ -48,6 +51,7 @@ const DELIVERY_RETENTION_MS = 30 * 86_400_000;
 
 export function createWebhooksService({
   repository,
+  events,
   sealer,
   policy,
   queue,
@@ -82,21 +86,31 @@ export function createWebhooksService({
       const id = newId();
       const secret = newWebhookSecret();
       const at = now();
-      const endpoint = await repository.insertEndpoint(
-        {
-          id,
-          url: checkedUrl(input.url),
-          description: input.description ?? "",
-          events: input.events,
-          sealedSecret: await sealer.seal(secret, id),
-          enabled: true,
-          disabledReason: null,
-          failingSince: null,
-          createdAt: at,
-          updatedAt: at,
-        },
-        guard,
-      );
+      const url = checkedUrl(input.url);
+      const sealedSecret = await sealer.seal(secret, id);
+      const write = () =>
+        repository.insertEndpoint(
+          {
+            id,
+            url,
+            description: input.description ?? "",
+            events: input.events,
+            sealedSecret,
+            enabled: true,
+            disabledReason: null,
+            failingSince: null,
+            createdAt: at,
+            updatedAt: at,
+          },
+          guard,
+        );
+      const event = {
+        type: "webhook.created" as const,
+        actorId: actor.user.id,
+        target: { type: "webhook" as const, id },
+        data: { host: new URL(url).host, events: input.events },
+      };
+      const endpoint = events ? await events.recording(event, write) : await write();
       return { endpoint, secret };
     },
 
@@ -129,7 +143,14 @@ export function createWebhooksService({
     },
 
     async delete(actor, id) {
-      if (!(await repository.deleteEndpoint(id, authorize(actor)))) throw new NotFoundError(NOT_FOUND);
+      const guard = authorize(actor);
+      const write = () => repository.deleteEndpoint(id, guard);
+      const event = {
+        type: "webhook.deleted" as const,
+        actorId: actor.user.id,
+        target: { type: "webhook" as const, id },
+      };
+      if (!(events ? await events.recording(event, write) : await write())) throw new NotFoundError(NOT_FOUND);
     },
 
     async test(actor, id) {
