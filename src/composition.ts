@@ -257,12 +257,14 @@ class RequestServices implements Services {
         defer: this.scope.defer,
         // Every event fills the webhooks outbox in its write's batch (src/webhooks/).
         outbox: {
-          statement: (row, result) =>
-            outbox.outboxStatement(
-              { id: row.id, type: row.type, occurredAt: row.occurredAt, payload: webhookPayload(row, result) },
+          statement: (row) => {
+            const { payload, withUserOf } = webhookPayload(row);
+            return outbox.outboxStatement(
+              { id: row.id, type: row.type, occurredAt: row.occurredAt, payload },
               row.occurredAt,
-              { afterAuditEvent: true },
-            ),
+              { afterAuditEvent: true, withUserOf },
+            );
+          },
           dispatch: (eventIds) => this.webhooks.dispatchAfterWrite(eventIds),
         },
       });

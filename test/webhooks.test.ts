@@ -256,11 +256,12 @@ describe("events from writes", () => {
       data: { id: string; type: string; target: { id: string }; user: { id: string; email: string } };
     };
     expect(payload.type).toBe("user.created");
-    expect(payload.data).toMatchObject({
-      type: "user.created",
-      target: { id: user.id },
-      user: { id: user.id, email: body.email },
-    });
+    expect(payload.data).toMatchObject({ type: "user.created", target: { id: user.id } });
+    // `user` is the full view, exactly as the API shows it to its owner.
+    const owner = await api("POST", "/api/auth/login", { body: { email: body.email, password: body.password } });
+    const { token: ownerToken } = (await owner.json()) as { token: string };
+    const fullView = await (await api("GET", `/api/users/${user.id}`, { token: ownerToken })).json();
+    expect(payload.data.user).toEqual(fullView);
     // The webhook-id is the audit event's id.
     const event = await env.DB.prepare("select id from audit_events where type = 'user.created' and target_id = ?")
       .bind(user.id)
@@ -268,9 +269,21 @@ describe("events from writes", () => {
     expect(arrived.headers["webhook-id"]).toBe(event?.id);
     expect(JSON.stringify(payload)).not.toContain(body.password);
 
+    // A rename is delivered with the user as the write left it.
+    expect((await api("PATCH", `/api/users/${user.id}`, { token: ownerToken, body: { name: "Renamed" } })).status).toBe(
+      200,
+    );
+    const renamed = await vi.waitFor(() => {
+      const found = receiver.received.find(
+        (request) => request.url === endpoint.url && request.body.includes('"user.updated"'),
+      );
+      if (!found) throw new Error("not yet");
+      return JSON.parse(found.body) as { data: { user: { name: string; updatedAt: string } } };
+    });
+    expect(renamed.data.user).toEqual(await (await api("GET", `/api/users/${user.id}`, { token: ownerToken })).json());
+    expect(renamed.data.user.name).toBe("Renamed");
+
     // A PATCH refused by a stale If-Match records no event, and so fills no outbox row.
-    const owner = await api("POST", "/api/auth/login", { body: { email: body.email, password: body.password } });
-    const { token: ownerToken } = (await owner.json()) as { token: string };
     const stale = await api("PATCH", `/api/users/${user.id}`, {
       token: ownerToken,
       headers: { "If-Match": '"v99"' },
@@ -282,7 +295,18 @@ describe("events from writes", () => {
     )
       .bind(endpoint.id)
       .first<{ n: number }>();
-    expect(rows?.n).toBe(0);
+    expect(rows?.n).toBe(1);
+
+    // A deleted endpoint gets nothing more.
+    expect((await api("DELETE", `/api/webhooks/${endpoint.id}`, { token })).status).toBe(204);
+    const before = receiver.received.filter((request) => request.url === endpoint.url).length;
+    expect((await api("POST", "/api/users", { body: newUserBody() })).status).toBe(201);
+    const other = (await createEndpoint(token, { events: ["user.created"] })).endpoint;
+    expect((await api("POST", "/api/users", { body: newUserBody() })).status).toBe(201);
+    await vi.waitFor(() => {
+      if (!receiver.received.some((request) => request.url === other.url)) throw new Error("not yet");
+    });
+    expect(receiver.received.filter((request) => request.url === endpoint.url).length).toBe(before);
   });
 });
 

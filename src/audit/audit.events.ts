@@ -87,7 +87,7 @@ const SECRET_NAMES =
  * a delivery exists exactly when its event does; `dispatch` runs once the write has committed.
  */
 export type EventOutbox = {
-  statement(row: AuditEventRow, result: unknown): BatchItem<"sqlite">;
+  statement(row: AuditEventRow): BatchItem<"sqlite">;
   dispatch(eventIds: string[]): void;
 };
 
@@ -145,7 +145,7 @@ export function createAuditEvents(
           { ifLanded: true },
         );
         // Last in the batch: after every event row, conditioned on its own row (not on changes()).
-        if (outbox) joinNextWrite(db, (result) => outbox.statement(row, result));
+        if (outbox) joinNextWrite(db, () => outbox.statement(row));
       }
       try {
         const written = await write();
@@ -162,7 +162,7 @@ export function createAuditEvents(
       const row = rowOf(event);
       const insert = db.insert(auditEvents).values(row);
       defer(
-        (outbox ? runBatch(db, [insert, outbox.statement(row, undefined)]) : insert.run())
+        (outbox ? runBatch(db, [insert, outbox.statement(row)]) : insert.run())
           .then(() => outbox?.dispatch([row.id]))
           .catch((error: unknown) => {
             log("error", "recording a security event failed", { type: row.type, error: rootCauseMessage(error) });

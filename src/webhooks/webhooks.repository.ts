@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { auditEvents } from "../audit/audit.schema";
 import { changedRows, type Db, runBatch } from "../db/client";
@@ -6,6 +6,7 @@ import { guardRefusal } from "../db/errors";
 import { guardQuery, guardStatement, type SessionGuard } from "../db/guards";
 import {
   type DeliveryStatus,
+  users,
   type WebhookDeliveryRow,
   type WebhookEndpointRow,
   webhookDeliveries,
@@ -33,7 +34,11 @@ export type WebhooksRepository = {
    * The statement that joins a write's batch: one pending delivery per enabled endpoint subscribed
    * to the event's type (or to `*`). A write that fails leaves none; none exists without its write.
    */
-  outboxStatement(event: OutboxEvent, now: Date, options?: { afterAuditEvent?: boolean }): BatchItem<"sqlite">;
+  outboxStatement(
+    event: OutboxEvent,
+    now: Date,
+    options?: { afterAuditEvent?: boolean; withUserOf?: string | undefined },
+  ): BatchItem<"sqlite">;
   /** A delivery to one endpoint only (`POST /api/webhooks/{id}/test`). */
   insertDelivery(endpointId: string, event: OutboxEvent, now: Date): Promise<string>;
   /** Pending deliveries of these events not yet handed to the queue, marked as handed over. */
@@ -59,6 +64,20 @@ export type WebhooksRepository = {
   disableEndpoint(endpointId: string, reason: string, now: Date): Promise<void>;
   pruneDeliveries(before: Date, limit: number): Promise<number>;
 };
+
+/**
+ * `payload` with `user`: the full user view (as `toUserView` makes it; a test keeps the two equal)
+ * of the row as the write's batch left it, read in that batch. Unchanged when the row is gone.
+ */
+function withUser(payload: string, userId: string) {
+  const iso = (column: SQL) => sql`strftime('%Y-%m-%dT%H:%M:%fZ', ${column} / 1000.0, 'unixepoch')`;
+  return sql<string>`coalesce((select json_set(${payload}, '$.user', json_object(
+      'id', ${users.id}, 'email', ${users.email}, 'username', ${users.username}, 'name', ${users.name},
+      'role', ${users.role}, 'status', ${users.status},
+      'emailVerified', json(case when ${users.emailVerified} then 'true' else 'false' end),
+      'createdAt', ${iso(sql`${users.createdAt}`)}, 'updatedAt', ${iso(sql`${users.updatedAt}`)}))
+    from ${users} where ${users.id} = ${userId}), ${payload})`;
+}
 
 export function createWebhooksRepository(db: Db): WebhooksRepository {
   async function guardedRead<T>(guard: SessionGuard, query: BatchItem<"sqlite">): Promise<T> {
@@ -121,7 +140,7 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
       return guardedRead(guard, query);
     },
 
-    outboxStatement(event, now, { afterAuditEvent = false } = {}) {
+    outboxStatement(event, now, { afterAuditEvent = false, withUserOf } = {}) {
       const at = now.getTime();
       // A fresh random id per row (SQLite has no UUIDv7; the id is opaque and unique).
       const rowId = sql`lower(hex(randomblob(16)))`;
@@ -132,7 +151,7 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
             endpointId: webhookEndpoints.id,
             eventId: sql<string>`${event.id}`.as("event_id"),
             eventType: sql<string>`${event.type}`.as("event_type"),
-            payload: sql<string>`${event.payload}`.as("payload"),
+            payload: (withUserOf ? withUser(event.payload, withUserOf) : sql<string>`${event.payload}`).as("payload"),
             occurredAt: sql<number>`${event.occurredAt.getTime()}`.as("occurred_at"),
             status: sql<DeliveryStatus>`'pending'`.as("status"),
             attempt: sql<number>`0`.as("attempt"),
