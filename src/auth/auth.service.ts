@@ -94,6 +94,19 @@ export function createAuthService({
       data: { reason },
     });
 
+  /**
+   * The caller's own user, for a read of its own data: the session's user as loaded with it, or,
+   * for an access token, read again past the isolate's memory (the KV copy, then D1; every write
+   * in this location purges it), so the caller reads its own writes and a disable made in another
+   * isolate is a 401 at once.
+   */
+  async function activeUser(actor: Actor): Promise<User> {
+    if (actor.credential.kind === "session") return actor.credential.user;
+    const user = await users.findById(actor.user.id);
+    if (user?.status !== "active") throw inactiveUser();
+    return user;
+  }
+
   return {
     async login(email, password, client = {}) {
       await limiter?.enforce(rateLimitPolicies.passwordPerAccount, await accountKey(email));
@@ -162,15 +175,11 @@ export function createAuthService({
       if (isCompactJws(token)) {
         const claims = await accessTokens.verify(token);
         // The one rule for a stale token (docs/tokens.md): its session is not looked up for a
-        // read, but its user is, through the cache (which sees every write made in this location):
-        // a disabled or deleted user's token is a 401 everywhere.
-        const user = await users.findById(claims.sub);
-        if (user?.status !== "active") {
-          throw new UnauthorizedError(
-            "The user of this access token is disabled or no longer exists.",
-            "invalid_token",
-          );
-        }
+        // read, but its user is: a disabled or deleted user's token is a 401 everywhere. Here from
+        // any cache tier (the isolate's memory may be a few seconds behind another isolate's
+        // write); what reads the caller's own data reads the user again, fresh (activeUser).
+        const user = await users.findById(claims.sub, { allowStale: true });
+        if (user?.status !== "active") throw inactiveUser();
         return {
           sessionId: claims.sid,
           user: { id: claims.sub, role: claims.role, emailVerified: claims.email_verified },
@@ -189,9 +198,7 @@ export function createAuthService({
     },
 
     async me(actor) {
-      // Loaded with the credential: the session's user, or (for an access token) the user read
-      // through the cache, which sees every write made in this location.
-      return actor.credential.user;
+      return activeUser(actor);
     },
 
     async issueAccessToken(actor) {
@@ -205,6 +212,7 @@ export function createAuthService({
     },
 
     async listSessions(actor) {
+      await activeUser(actor);
       const list = await sessions.listForUser(actor.user.id, now(), SESSION_LIST_LIMIT);
       return list.map((session) => ({ ...session, current: session.id === actor.sessionId }));
     },
@@ -256,4 +264,8 @@ export function createAuthService({
       throw new ForbiddenError("Only admins may see or end another user's sessions.");
     return guardFor(actor, ["users:administer"], undefined, now());
   }
+}
+
+function inactiveUser(): UnauthorizedError {
+  return new UnauthorizedError("The user of this access token is disabled or no longer exists.", "invalid_token");
 }

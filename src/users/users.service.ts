@@ -127,6 +127,10 @@ export function createUsersService({
       // Only the public profile may come from a copy a few seconds old: owners read their writes.
       const user = ID_PATTERN.test(id) ? await users.findById(id, { allowStale: view === "public" }) : null;
       if (!user) throw new NotFoundError(USER_NOT_FOUND);
+      // Reading oneself by access token: read fresh just now, so a disable anywhere in this location is a 401.
+      if (actor?.user.id === id && user.status !== "active") {
+        throw new UnauthorizedError("The user of this access token is disabled or no longer exists.", "invalid_token");
+      }
       return { user, view };
     },
 
