@@ -8,7 +8,7 @@
 import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
 import { hmac } from "../lib/keys";
 
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 const CODE_BYTES = 7; // 56 random bits, shown as 10 of its base32 characters (50 bits)
 
 export function newRecoveryCodes(): string[] {
