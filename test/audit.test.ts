@@ -424,6 +424,32 @@ describe("GET /api/auth/events (the caller's own)", () => {
     expect(rest.nextCursor).toBeNull();
   });
 
+  it("what an admin did to the caller names the admin, but not the admin's address or user agent", async () => {
+    const { user, token } = await signedIn();
+    const admin = await signedIn("admin");
+    const from = { "CF-Connecting-IP": "198.51.100.77", "User-Agent": "AdminBrowser/1.0" };
+    await api("PATCH", `/api/users/${user.id}`, {
+      token: admin.token,
+      headers: from,
+      body: { name: "Set by an admin" },
+    });
+    await api("PATCH", `/api/users/${user.id}`, {
+      token,
+      headers: { "CF-Connecting-IP": "203.0.113.8", "User-Agent": "MyPhone/2" },
+      body: { name: "Set by me" },
+    });
+    const { data } = (await (await api("GET", "/api/auth/events?limit=10", { token })).json()) as EventList;
+    const byAdmin = data.find((event) => event.actor.userId === admin.user.id);
+    const byMe = data.find((event) => event.actor.userId === user.id);
+    expect(byAdmin?.actor).toEqual({ userId: admin.user.id, ip: null, userAgent: null });
+    expect(byMe?.actor).toMatchObject({ userId: user.id, ip: "203.0.113.8", userAgent: "MyPhone/2" });
+    // The admins' log keeps where the admin was.
+    const log = (await (
+      await api("GET", `/api/audit-events?actorId=${admin.user.id}&targetId=${user.id}`, { token: admin.token })
+    ).json()) as EventList;
+    expect(log.data[0]?.actor).toMatchObject({ ip: "198.51.100.77", userAgent: "AdminBrowser/1.0" });
+  });
+
   it("anonymous → 401; an unknown parameter → 400", async () => {
     expect((await api("GET", "/api/auth/events")).status).toBe(401);
     const { token } = await signedIn();

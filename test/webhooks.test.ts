@@ -152,6 +152,51 @@ describe("managing endpoints", () => {
   });
 });
 
+describe("what managing endpoints records", () => {
+  it("a PATCH is webhook.updated (fields, the new host); a DELETE of an unknown id is a 404 and records nothing", async () => {
+    const token = await admin();
+    const { endpoint } = await createEndpoint(token);
+    const moved = await api("PATCH", `/api/webhooks/${endpoint.id}`, {
+      token,
+      body: { url: "https://elsewhere.example.com/hook", enabled: false },
+    });
+    expect(moved.status).toBe(200);
+    const updated = await env.DB.prepare(
+      "select data from audit_events where type = 'webhook.updated' and target_id = ?",
+    )
+      .bind(endpoint.id)
+      .first<{ data: string }>();
+    expect(JSON.parse(updated?.data ?? "{}")).toEqual({
+      fields: ["enabled", "url"],
+      host: "elsewhere.example.com",
+      enabled: false,
+    });
+    const unknown = "0197a8c4-0000-7000-8000-0000000000ff";
+    const count = async () =>
+      (
+        await env.DB.prepare("select count(*) as n from audit_events where target_id = ?")
+          .bind(unknown)
+          .first<{ n: number }>()
+      )?.n;
+    await expectProblem(await api("DELETE", `/api/webhooks/${unknown}`, { token }), 404, "/problems/not-found");
+    expect(await count()).toBe(0);
+  });
+
+  it("at most 50 enabled endpoints: the 51st is a 409 and stores nothing", async () => {
+    const token = await admin();
+    const enabled = Number(
+      (await env.DB.prepare("select count(*) as n from webhook_endpoints where enabled = 1").first<{ n: number }>())?.n,
+    );
+    for (let i = enabled; i < 50; i++) await createEndpoint(token, { events: ["user.deleted"] });
+    const before = await endpointCount();
+    const res = await api("POST", "/api/webhooks", { token, body: { url: `${RECEIVER}/one-too-many`, events: ["*"] } });
+    await expectProblem(res, 409, "/problems/conflict");
+    expect(await endpointCount()).toBe(before);
+    // Room is made by disabling one; the cap holds for enabling again too.
+    await env.DB.prepare("update webhook_endpoints set enabled = 0").run();
+  });
+});
+
 describe("delivering", () => {
   it("a test send arrives signed so that standardwebhooks verifies it, and the log says delivered", async () => {
     const token = await admin();
@@ -167,9 +212,17 @@ describe("delivering", () => {
     });
     const payload = new Webhook(endpoint.secret).verify(arrived.body, arrived.headers) as {
       type: string;
-      data: { endpointId: string };
+      data: { target: { id: string } };
     };
-    expect(payload).toMatchObject({ type: "webhook.test", data: { endpointId: endpoint.id } });
+    // Its data is shaped like any event's, so a receiver parses it as it parses the rest.
+    expect(payload).toMatchObject({
+      type: "webhook.test",
+      data: {
+        type: "webhook.test",
+        target: { type: "webhook", id: endpoint.id },
+        data: { message: expect.any(String) },
+      },
+    });
     expect(arrived.headers["webhook-id"]).toMatch(/^[0-9a-f-]{36}$/);
     const delivery = await vi.waitFor(async () => {
       const found = (await deliveries(token, endpoint.id)).find((item) => item.eventType === "webhook.test");
@@ -212,7 +265,7 @@ describe("delivering", () => {
     errors.mockRestore();
   });
 
-  it("a receiver that answers 410 Gone disables the endpoint, saying why; a disabled endpoint is sent nothing", async () => {
+  it("a receiver that answers 410 Gone disables the endpoint, saying why; a disabled endpoint is sent nothing until enabled again", async () => {
     const token = await admin();
     const { endpoint } = await createEndpoint(token);
     receiver.answer(() => ({ status: 410 }));
@@ -227,14 +280,20 @@ describe("delivering", () => {
     receiver.answer(() => ({ status: 200 }));
     const before = receiver.received.length;
     await api("POST", `/api/webhooks/${endpoint.id}/test`, { token });
-    await vi.waitFor(async () => {
-      const list = await deliveries(token, endpoint.id);
-      expect(list[0]).toMatchObject({ status: "failed", error: "the endpoint is disabled" });
+    const waiting = await vi.waitFor(async () => {
+      const [newest] = await deliveries(token, endpoint.id);
+      expect(newest).toMatchObject({ eventType: "webhook.test", status: "pending", error: "the endpoint is disabled" });
+      return newest as Delivery;
     });
     expect(receiver.received.length).toBe(before);
-    // Enabled again, the reason is gone.
+    // Enabled again, the reason is gone, and what waited is delivered.
     const enabled = await api("PATCH", `/api/webhooks/${endpoint.id}`, { token, body: { enabled: true } });
     expect(await enabled.json()).toMatchObject({ enabled: true, disabledReason: null });
+    await vi.waitFor(async () => {
+      const found = (await deliveries(token, endpoint.id)).find((delivery) => delivery.id === waiting.id);
+      expect(found).toMatchObject({ status: "succeeded", responseStatus: 200 });
+    });
+    expect(receiver.received.some((request) => request.headers["webhook-id"] === waiting.eventId)).toBe(true);
   });
 });
 
@@ -336,10 +395,15 @@ describe("a receiver that fails for a day", () => {
       .bind(Date.now() - 23 * 3_600_000, endpoint.id)
       .run();
     expect(await consume(await repository.insertDelivery(endpoint.id, event(), new Date()))).toEqual(["retry"]);
+    // Failing for more than a day, but a delivery's first attempts still go ahead…
     await env.DB.prepare("update webhook_endpoints set failing_since = ? where id = ?")
       .bind(Date.now() - 25 * 3_600_000, endpoint.id)
       .run();
-    expect(await consume(await repository.insertDelivery(endpoint.id, event(), new Date()))).toEqual(["ack"]);
+    const late = await repository.insertDelivery(endpoint.id, event(), new Date());
+    expect(await consume(late)).toEqual(["retry"]);
+    // …and the fifth failed one disables the endpoint.
+    await env.DB.prepare("update webhook_deliveries set attempt = 4 where id = ?").bind(late).run();
+    expect(await consume(late)).toEqual(["ack"]);
     const read = (await (await api("GET", `/api/webhooks/${endpoint.id}`, { token })).json()) as Record<
       string,
       unknown

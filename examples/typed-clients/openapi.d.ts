@@ -479,7 +479,7 @@ export interface paths {
         put?: never;
         /**
          * Create a webhook endpoint (admins)
-         * @description Its signing secret is in this answer only. Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL is checked against the SSRF policy (400 naming `url`).
+         * @description Its signing secret is in this answer only. Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL is checked against the SSRF policy (400 naming `url`). At most 50 endpoints can be enabled (409).
          */
         post: operations["createWebhook"];
         delete?: never;
@@ -745,7 +745,7 @@ export interface components {
         AuditEvent: {
             id: string;
             /** @enum {string} */
-            type: "user.created" | "user.updated" | "user.deleted" | "user.role_changed" | "user.status_changed" | "auth.signed_in" | "auth.sign_in_failed" | "auth.signed_out" | "session.revoked" | "password.changed" | "password.reset" | "email.verified" | "email.changed" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_regenerated" | "mfa.recovery_code_used" | "passkey.added" | "passkey.removed" | "identity.linked" | "identity.unlinked" | "org.created" | "org.updated" | "org.deleted" | "org.member_added" | "org.member_removed" | "org.member_role_changed" | "org.invitation_created" | "org.invitation_revoked" | "webhook.created" | "webhook.deleted" | "signing_key.rotated";
+            type: "user.created" | "user.updated" | "user.deleted" | "user.role_changed" | "user.status_changed" | "auth.signed_in" | "auth.sign_in_failed" | "auth.signed_out" | "session.revoked" | "password.changed" | "password.reset" | "email.verified" | "email.changed" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_regenerated" | "mfa.recovery_code_used" | "passkey.added" | "passkey.removed" | "identity.linked" | "identity.unlinked" | "org.created" | "org.updated" | "org.deleted" | "org.member_added" | "org.member_removed" | "org.member_role_changed" | "org.invitation_created" | "org.invitation_revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "signing_key.rotated";
             /** Format: date-time */
             occurredAt: string;
             actor: {
@@ -2719,10 +2719,10 @@ export interface operations {
                 /** @description `nextCursor` from the previous page. */
                 cursor?: string;
                 /** @description Only events of this type. */
-                type?: "user.created" | "user.updated" | "user.deleted" | "user.role_changed" | "user.status_changed" | "auth.signed_in" | "auth.sign_in_failed" | "auth.signed_out" | "session.revoked" | "password.changed" | "password.reset" | "email.verified" | "email.changed" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_regenerated" | "mfa.recovery_code_used" | "passkey.added" | "passkey.removed" | "identity.linked" | "identity.unlinked" | "org.created" | "org.updated" | "org.deleted" | "org.member_added" | "org.member_removed" | "org.member_role_changed" | "org.invitation_created" | "org.invitation_revoked" | "webhook.created" | "webhook.deleted" | "signing_key.rotated";
+                type?: "user.created" | "user.updated" | "user.deleted" | "user.role_changed" | "user.status_changed" | "auth.signed_in" | "auth.sign_in_failed" | "auth.signed_out" | "session.revoked" | "password.changed" | "password.reset" | "email.verified" | "email.changed" | "mfa.enabled" | "mfa.disabled" | "mfa.recovery_codes_regenerated" | "mfa.recovery_code_used" | "passkey.added" | "passkey.removed" | "identity.linked" | "identity.unlinked" | "org.created" | "org.updated" | "org.deleted" | "org.member_added" | "org.member_removed" | "org.member_role_changed" | "org.invitation_created" | "org.invitation_revoked" | "webhook.created" | "webhook.updated" | "webhook.deleted" | "signing_key.rotated";
                 /** @description Only events done by this user. */
                 actorId?: string;
-                /** @description Only events done to this target (a user's id, a signing key's kid). */
+                /** @description Only events done to this target (a user's or a webhook's id, a signing key's kid). */
                 targetId?: string;
                 /** @description Events at or after this time. */
                 since?: string;
@@ -3659,6 +3659,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The request conflicts with the current state, e.g. a duplicate email or username, or removing the last admin. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request body is larger than 64 KiB. */
             413: {
                 headers: {
@@ -4005,6 +4015,16 @@ export interface operations {
             };
             /** @description There is no such resource, or the caller may not know it exists. */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the current state, e.g. a duplicate email or username, or removing the last admin. */
+            409: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;

@@ -38,6 +38,7 @@ export const AUDIT_EVENT_TYPES = [
   "org.invitation_created",
   "org.invitation_revoked",
   "webhook.created",
+  "webhook.updated",
   "webhook.deleted",
   "signing_key.rotated",
 ] as const;

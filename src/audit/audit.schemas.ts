@@ -22,7 +22,11 @@ export const AuditEventsQuerySchema = z
     cursor: CursorQuerySchema,
     type: z.enum(AUDIT_EVENT_TYPES).optional().openapi({ description: "Only events of this type." }),
     actorId: IdQuerySchema("Only events done by this user."),
-    targetId: IdQuerySchema("Only events done to this target (a user's id, a signing key's kid)."),
+    targetId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,128}$/, "An id: a user's or a webhook's id, or a signing key's kid")
+      .optional()
+      .openapi({ description: "Only events done to this target (a user's or a webhook's id, a signing key's kid)." }),
     since: Rfc3339Schema("Events at or after this time."),
     until: Rfc3339Schema("Events before this time."),
   })

@@ -46,7 +46,12 @@ export function createAuditLogService({
     },
 
     async listOwn(actor, { after, limit }) {
-      return paged(await repository.listInvolving(actor.user.id, { after, limit: limit + 1 }), limit);
+      const page = paged(await repository.listInvolving(actor.user.id, { after, limit: limit + 1 }), limit);
+      // What someone else did to the caller (an admin's change, a disable) shows who did it, but
+      // not where they were: their address and user agent stay in the admins' log.
+      const own = (row: AuditEventRow): AuditEventRow =>
+        row.actorUserId === actor.user.id ? row : { ...row, actorIp: null, actorUserAgent: null };
+      return { ...page, events: page.events.map(own) };
     },
 
     pruneExpired() {

@@ -13,6 +13,7 @@ import type { WebhooksRepository } from "./webhooks.repository";
 import type { WebhookQueueMessage } from "./webhooks.service";
 
 const FAILING_DISABLE_AFTER_MS = 86_400_000;
+const MIN_ATTEMPTS = 5;
 
 export type WebhookConsumerDeps = {
   repository: WebhooksRepository;
@@ -28,6 +29,8 @@ export async function consumeWebhooks(batch: MessageBatch<WebhookQueueMessage>, 
   if (batch.queue.endsWith("-dlq")) {
     for (const message of batch.messages) {
       log("error", "webhook delivery dead-lettered: every attempt failed", { deliveryId: message.body.deliveryId });
+      // Its row says so too, even if the consumer never got to record the last attempt.
+      await deps.repository.failPending(message.body.deliveryId, "every attempt failed (dead-lettered)", new Date());
       message.ack();
     }
     return;
@@ -56,7 +59,18 @@ async function deliverOne(
       now(),
     );
   if (!endpoint.enabled) {
-    await fail("the endpoint is disabled");
+    // Kept, not failed: enabling the endpoint hands its pending deliveries over again.
+    await repository.recordAttempt(
+      delivery.id,
+      {
+        attempt: delivery.attempt,
+        status: "pending",
+        responseStatus: null,
+        durationMs: 0,
+        error: "the endpoint is disabled",
+      },
+      now(),
+    );
     return null;
   }
   const secret = await sealer.open(endpoint.sealedSecret, endpoint.id);
@@ -99,7 +113,9 @@ async function deliverOne(
     return null;
   }
   const failingSince = await repository.markFailing(endpoint.id, now());
-  if (now().getTime() - failingSince.getTime() >= FAILING_DISABLE_AFTER_MS) {
+  // Every delivery gets its first attempts whatever the endpoint's history: only one that has
+  // failed MIN_ATTEMPTS times, at an endpoint failing for a day, disables it.
+  if (attempt >= MIN_ATTEMPTS && now().getTime() - failingSince.getTime() >= FAILING_DISABLE_AFTER_MS) {
     await fail(error, "failed", outcome);
     const reason = "Every delivery failed for a day.";
     await repository.disableEndpoint(endpoint.id, reason, now());

@@ -33,6 +33,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "org.invitation_created",
   "org.invitation_revoked",
   "webhook.created",
+  "webhook.updated",
   "webhook.deleted",
   "signing_key.rotated",
   "webhook.test",

@@ -50,8 +50,12 @@ export function isPublicAddress(address: string): boolean {
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === "ipv6") {
     const v6 = parsed as ipaddr.IPv6;
+    const bytes = v6.toByteArray();
     if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address();
-    else if (v6.range() === "rfc6052" || v6.range() === "rfc6145") {
+    else if (bytes.slice(0, 12).every((byte) => byte === 0)) {
+      // IPv4-compatible (::a.b.c.d, deprecated but still spelled): judged by the IPv4 address.
+      parsed = new ipaddr.IPv4(bytes.slice(12));
+    } else if (v6.range() === "rfc6052" || v6.range() === "rfc6145") {
       // NAT64 (64:ff9b::/96) and SIIT carry the IPv4 address in the last 32 bits.
       const bytes = v6.toByteArray().slice(12);
       parsed = new ipaddr.IPv4(bytes);

@@ -13,6 +13,7 @@ import {
   webhookEndpoints,
 } from "../db/schema";
 import type { KeysetCursor } from "../http/cursor";
+import { newId } from "../lib/ids";
 
 /** An event as the outbox takes it: what every matching endpoint will be sent. */
 export type OutboxEvent = { id: string; type: string; occurredAt: Date; payload: string };
@@ -41,8 +42,21 @@ export type WebhooksRepository = {
   ): BatchItem<"sqlite">;
   /** A delivery to one endpoint only (`POST /api/webhooks/{id}/test`). */
   insertDelivery(endpointId: string, event: OutboxEvent, now: Date): Promise<string>;
-  /** Pending deliveries of these events not yet handed to the queue, marked as handed over. */
-  takeForQueue(filter: { eventIds?: string[]; createdBefore?: Date }, now: Date, limit: number): Promise<string[]>;
+  /**
+   * Pending deliveries of these events not yet handed to the queue (or, with `staleBefore`, handed
+   * over but untouched since then: their message was lost), marked as handed over now.
+   */
+  takeForQueue(
+    filter: { eventIds?: string[]; endpointId?: string; createdBefore?: Date; staleBefore?: Date },
+    now: Date,
+    limit: number,
+  ): Promise<string[]>;
+  /** A dead-lettered message's delivery, if still pending, is failed. */
+  failPending(id: string, error: string, now: Date): Promise<void>;
+  /** Every pending delivery of an endpoint is handed over again (it was enabled again). */
+  requeueEndpoint(endpointId: string): Promise<void>;
+  /** How many endpoints are enabled. */
+  countEnabled(): Promise<number>;
   /** Hands back rows whose enqueue failed, for the cron to retry. */
   releaseFromQueue(ids: string[]): Promise<void>;
   findDelivery(id: string): Promise<{ delivery: WebhookDeliveryRow; endpoint: WebhookEndpointRow } | null>;
@@ -126,7 +140,10 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
       // Its deliveries go with it (explicitly: libSQL may run without foreign-key enforcement).
       const deliveries = db.delete(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
       const remove = db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id));
-      const [, , result] = await runBatch(db, [guardStatement(db, guard), deliveries, remove], { result: { id } });
+      const [, , result] = await runBatch(db, [guardStatement(db, guard), deliveries, remove], {
+        result: { id },
+        landing: remove,
+      });
       return changedRows(result) > 0;
     },
 
@@ -142,8 +159,10 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
 
     outboxStatement(event, now, { afterAuditEvent = false, withUserOf } = {}) {
       const at = now.getTime();
-      // A fresh random id per row (SQLite has no UUIDv7; the id is opaque and unique).
-      const rowId = sql`lower(hex(randomblob(16)))`;
+      // A UUIDv7 per row, made in SQL (one statement makes any number of rows): the batch's time in
+      // the first 48 bits, then random bits, with the version and variant nibbles set.
+      const rowId = sql`printf('%08x-%04x-7%03x-%04x-%012x', ${at} >> 16, ${at} & 65535,
+        abs(random()) % 4096, 32768 + abs(random()) % 16384, abs(random()) % 281474976710656)`;
       return db.insert(webhookDeliveries).select(
         db
           .select({
@@ -177,7 +196,7 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
     },
 
     async insertDelivery(endpointId, event, now) {
-      const id = crypto.randomUUID().replaceAll("-", "");
+      const id = newId();
       await db
         .insert(webhookDeliveries)
         .values({
@@ -194,7 +213,7 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
       return id;
     },
 
-    async takeForQueue({ eventIds, createdBefore }, now, limit) {
+    async takeForQueue({ eventIds, endpointId, createdBefore, staleBefore }, now, limit) {
       if (eventIds?.length === 0) return [];
       const candidates = db
         .select({ id: webhookDeliveries.id })
@@ -202,8 +221,11 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
         .where(
           and(
             eq(webhookDeliveries.status, "pending"),
-            isNull(webhookDeliveries.enqueuedAt),
+            staleBefore
+              ? or(isNull(webhookDeliveries.enqueuedAt), lt(webhookDeliveries.updatedAt, staleBefore))
+              : isNull(webhookDeliveries.enqueuedAt),
             eventIds ? sql`${webhookDeliveries.eventId} in ${eventIds}` : undefined,
+            endpointId ? eq(webhookDeliveries.endpointId, endpointId) : undefined,
             createdBefore ? lte(webhookDeliveries.createdAt, createdBefore) : undefined,
           ),
         )
@@ -211,10 +233,42 @@ export function createWebhooksRepository(db: Db): WebhooksRepository {
       // Claimed in the statement that finds them: two sweeps never hand the same row over twice.
       const rows = await db
         .update(webhookDeliveries)
-        .set({ enqueuedAt: now })
-        .where(and(sql`${webhookDeliveries.id} in ${candidates}`, isNull(webhookDeliveries.enqueuedAt)))
+        .set({ enqueuedAt: now, updatedAt: now })
+        .where(
+          and(
+            sql`${webhookDeliveries.id} in ${candidates}`,
+            staleBefore
+              ? or(isNull(webhookDeliveries.enqueuedAt), lt(webhookDeliveries.updatedAt, staleBefore))
+              : isNull(webhookDeliveries.enqueuedAt),
+          ),
+        )
         .returning({ id: webhookDeliveries.id });
       return rows.map((row) => row.id);
+    },
+
+    async failPending(id, error, now) {
+      await db
+        .update(webhookDeliveries)
+        .set({ status: "failed", error, updatedAt: now })
+        .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, "pending")))
+        .run();
+    },
+
+    async requeueEndpoint(endpointId) {
+      await db
+        .update(webhookDeliveries)
+        .set({ enqueuedAt: null })
+        .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, "pending")))
+        .run();
+    },
+
+    async countEnabled() {
+      const row = await db
+        .select({ n: sql<number>`count(*)` })
+        .from(webhookEndpoints)
+        .where(eq(webhookEndpoints.enabled, true))
+        .get();
+      return Number(row?.n ?? 0);
     },
 
     async releaseFromQueue(ids) {

@@ -27,7 +27,7 @@ const createWebhook = createRoute({
   tags,
   summary: "Create a webhook endpoint (admins)",
   description:
-    "Its signing secret is in this answer only. Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL is checked against the SSRF policy (400 naming `url`).",
+    "Its signing secret is in this answer only. Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The URL is checked against the SSRF policy (400 naming `url`). At most 50 endpoints can be enabled (409).",
   middleware: [requireAuth()] as const,
   security,
   request: { body: jsonBody(CreateWebhookBodySchema, "The endpoint") },
@@ -38,7 +38,7 @@ const createWebhook = createRoute({
         Location: z.string().openapi({ example: "/api/webhooks/0197a8c4-0000-7000-8000-000000000001" }),
       }),
     },
-    ...problemResponses(400, 401, 403),
+    ...problemResponses(400, 401, 403, 409),
   },
 });
 
@@ -78,7 +78,7 @@ const updateWebhook = createRoute({
   middleware: [requireAuth()] as const,
   security,
   request: { params: WebhookIdParamsSchema, body: jsonBody(UpdateWebhookBodySchema, "The fields to change") },
-  responses: { 200: jsonResponse(WebhookSchema, "The endpoint"), ...problemResponses(400, 401, 403, 404) },
+  responses: { 200: jsonResponse(WebhookSchema, "The endpoint"), ...problemResponses(400, 401, 403, 404, 409) },
 });
 
 const deleteWebhook = createRoute({

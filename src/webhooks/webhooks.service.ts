@@ -2,7 +2,7 @@ import type { AuditEvents } from "../audit/audit.events";
 import type { Actor } from "../authz/actor";
 import { can, guardFor } from "../authz/policy";
 import type { WebhookDeliveryRow, WebhookEndpointRow } from "../db/schema";
-import { ForbiddenError, NotFoundError, ValidationError } from "../lib/errors";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { Sealer } from "../lib/sealing";
 import { newWebhookSecret } from "./signature";
@@ -47,6 +47,10 @@ const ADMINS_ONLY = "Only admins may manage webhooks.";
 /** A request hands its own deliveries over; rows older than this that are still not handed over are the cron's. */
 const STRAGGLER_AGE_MS = 60_000;
 const SWEEP_LIMIT = 100;
+/** Longer than the schedule's longest wait between attempts (12 h). */
+const LOST_AFTER_MS = 13 * 3_600_000;
+/** Every enabled endpoint takes a row in the batch of each write whose event it subscribes to. */
+const MAX_ENABLED_ENDPOINTS = 50;
 const DELIVERY_RETENTION_MS = 30 * 86_400_000;
 
 export function createWebhooksService({
@@ -61,6 +65,14 @@ export function createWebhooksService({
   function authorize(actor: Actor) {
     if (!can(actor, "webhooks:manage")) throw new ForbiddenError(ADMINS_ONLY);
     return guardFor(actor, ["webhooks:manage"], undefined, now());
+  }
+
+  async function refuseOverCap() {
+    if ((await repository.countEnabled()) >= MAX_ENABLED_ENDPOINTS) {
+      throw new ConflictError(
+        `At most ${MAX_ENABLED_ENDPOINTS} webhook endpoints can be enabled; disable or delete one first.`,
+      );
+    }
   }
 
   function checkedUrl(url: string): string {
@@ -83,6 +95,7 @@ export function createWebhooksService({
   return {
     async create(actor, input) {
       const guard = authorize(actor);
+      await refuseOverCap();
       const id = newId();
       const secret = newWebhookSecret();
       const at = now();
@@ -127,18 +140,42 @@ export function createWebhooksService({
 
     async update(actor, id, changes) {
       const guard = authorize(actor);
-      const endpoint = await repository.updateEndpoint(
-        id,
-        {
-          ...(changes.url !== undefined ? { url: checkedUrl(changes.url) } : {}),
-          ...(changes.events !== undefined ? { events: changes.events } : {}),
-          ...(changes.description !== undefined ? { description: changes.description } : {}),
+      if (changes.enabled === true) await refuseOverCap();
+      const url = changes.url !== undefined ? checkedUrl(changes.url) : undefined;
+      const write = () =>
+        repository.updateEndpoint(
+          id,
+          {
+            ...(url !== undefined ? { url } : {}),
+            ...(changes.events !== undefined ? { events: changes.events } : {}),
+            ...(changes.description !== undefined ? { description: changes.description } : {}),
+            ...(changes.enabled !== undefined ? { enabled: changes.enabled } : {}),
+            updatedAt: now(),
+          },
+          guard,
+        );
+      const event = {
+        type: "webhook.updated" as const,
+        actorId: actor.user.id,
+        target: { type: "webhook" as const, id },
+        data: {
+          fields: Object.keys(changes).sort(),
+          ...(url !== undefined ? { host: new URL(url).host } : {}),
           ...(changes.enabled !== undefined ? { enabled: changes.enabled } : {}),
-          updatedAt: now(),
         },
-        guard,
-      );
+      };
+      const endpoint = events ? await events.recording(event, write) : await write();
       if (!endpoint) throw new NotFoundError(NOT_FOUND);
+      // Enabled again: what waited while it was off is handed over again, after the response.
+      if (changes.enabled === true) {
+        await repository.requeueEndpoint(id);
+        defer(
+          (async () => {
+            const ids = await repository.takeForQueue({ endpointId: id }, now(), SWEEP_LIMIT);
+            await enqueue(ids);
+          })(),
+        );
+      }
       return endpoint;
     },
 
@@ -156,12 +193,18 @@ export function createWebhooksService({
     async test(actor, id) {
       const endpoint = await this.get(actor, id);
       const at = now();
-      const event: OutboxEvent = {
-        id: newId(),
+      const eventId = newId();
+      // Shaped like every other event's data, so a receiver parses a test as it parses the rest.
+      const data = {
+        id: eventId,
         type: "webhook.test",
-        occurredAt: at,
-        payload: JSON.stringify({ endpointId: endpoint.id, message: "A test event from edge-users." }),
+        occurredAt: at.toISOString(),
+        actor: { userId: actor.user.id, ip: null, userAgent: null },
+        target: { type: "webhook", id: endpoint.id },
+        data: { message: "A test event from edge-users." },
+        requestId: null,
       };
+      const event: OutboxEvent = { id: eventId, type: "webhook.test", occurredAt: at, payload: JSON.stringify(data) };
       await repository.insertDelivery(endpoint.id, event, at);
       this.dispatchAfterWrite([event.id]);
     },
@@ -185,7 +228,11 @@ export function createWebhooksService({
     async dispatchStragglers() {
       const at = now();
       const ids = await repository.takeForQueue(
-        { createdBefore: new Date(at.getTime() - STRAGGLER_AGE_MS) },
+        {
+          createdBefore: new Date(at.getTime() - STRAGGLER_AGE_MS),
+          // Handed over, then nothing for longer than the longest retry delay: the message was lost.
+          staleBefore: new Date(at.getTime() - LOST_AFTER_MS),
+        },
         at,
         SWEEP_LIMIT,
       );
