@@ -257,6 +257,25 @@ describe("each write records its events, with where the request came from", () =
   });
 });
 
+describe("a PATCH's events say what the write changed, not what a stale copy said", () => {
+  it("a role changed in D1 behind the cache: the PATCH re-reads and records the change it made", async () => {
+    const target = await seedUser({ role: "admin" });
+    const admin = await signedIn("admin");
+    // The cache now holds the user as an admin…
+    expect((await api("GET", `/api/users/${target.id}`, { token: admin.token })).status).toBe(200);
+    // …while another location's write demotes it.
+    await env.DB.prepare("update users set role = 'member', version = version + 1 where id = ?").bind(target.id).run();
+    const res = await api("PATCH", `/api/users/${target.id}`, { token: admin.token, body: { role: "admin" } });
+    expect(res.status).toBe(200);
+    const events = await env.DB.prepare(
+      "select type, data from audit_events where target_id = ? and type = 'user.role_changed'",
+    )
+      .bind(target.id)
+      .all<{ type: string; data: string }>();
+    expect(events.results.map((row) => JSON.parse(row.data))).toEqual([{ from: "member", to: "admin" }]);
+  });
+});
+
 describe("a write refused or failed leaves no event", () => {
   it("a stale If-Match → 412, no change, no event", async () => {
     const { user, token } = await signedIn();

@@ -62,6 +62,8 @@ export type UsersServiceDeps = {
 };
 
 const LAST_ADMIN = "The last active admin cannot be removed, demoted or disabled.";
+/** How often a PATCH re-reads the user when another write keeps landing first (then a 412). */
+const MAX_EVENT_RETRIES = 3;
 const OWNER_OR_ADMIN = "Only the user or an admin may do this.";
 
 export function createUsersService({
@@ -177,19 +179,29 @@ export function createUsersService({
           changes.passwordHash = await hasher.hash(password);
         }
       }
-      const recorded = before ? updateEvents(actor, before, fields, password !== undefined) : [];
-      const result = await recording(recorded, () =>
-        users.update(id, changes, {
-          keepAnActiveAdmin: changes.role === "member" || changes.status === "disabled",
-          // A new password or a disabled account ends every other session at once.
-          revokeSessions:
-            password !== undefined || changes.status === "disabled"
-              ? { exceptSessionId: ownPassword ? actor.sessionId : undefined }
-              : undefined,
-          expectedVersions: precondition?.versions,
-          guard: guardFor(actor, actions, { userId: id }, now()),
-        }),
-      );
+      // The events say what changed from `before`, so the write is made only while the user is
+      // still at `before`'s version: if another write landed in between (or `before` was a cached
+      // copy), the user is read again from the database and the events made again from it. A
+      // client's own If-Match is its own condition: stale is then its 412.
+      let current = before;
+      let result: Awaited<ReturnType<UsersRepository["update"]>>;
+      for (let attempt = 1; ; attempt++) {
+        const recorded = current ? updateEvents(actor, current, fields, password !== undefined) : [];
+        result = await recording(recorded, () =>
+          users.update(id, changes, {
+            keepAnActiveAdmin: changes.role === "member" || changes.status === "disabled",
+            // A new password or a disabled account ends every other session at once.
+            revokeSessions:
+              password !== undefined || changes.status === "disabled"
+                ? { exceptSessionId: ownPassword ? actor.sessionId : undefined }
+                : undefined,
+            expectedVersions: precondition?.versions ?? (current ? [current.version] : undefined),
+            guard: guardFor(actor, actions, { userId: id }, now()),
+          }),
+        );
+        if (result.outcome !== "stale" || precondition?.versions || attempt === MAX_EVENT_RETRIES) break;
+        current = (await users.findCredentialsById(id))?.user;
+      }
       if (result.outcome !== "updated") throw refused(result.outcome);
       if (previousEmail !== undefined && previousEmail !== result.user.email) {
         accountMail?.afterEmailChange(result.user, previousEmail, own ? "owner" : "admin");
