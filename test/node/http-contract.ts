@@ -89,6 +89,9 @@ export function httpContract(server: () => { base: string; output: () => string 
   const account = { email: `${name}@example.com`, username: name, name: "Contract", password: "contract passphrase" };
 
   it("is ready: migrations applied, database and cache reachable", async () => {
+    // A check that misses its deadline while the machine is loaded (other files starting their
+    // servers) is a 503 that names it; readiness is that the answer becomes 200.
+    await expect.poll(async () => (await json("GET", "/ready")).status).toBe(200);
     const res = await json("GET", "/ready");
     expect(res.status).toBe(200);
     expect(res.headers.get("X-Request-Id")).toBeTruthy();
