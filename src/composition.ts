@@ -28,7 +28,7 @@ import { createCachedUsersRepository } from "./users/users.cache";
 import { createUsersRepository, type UsersRepository } from "./users/users.repository";
 import { type AccountMail, createUsersService, type UsersService } from "./users/users.service";
 import { webhookPayload } from "./webhooks/payload";
-import { createWebhooksRepository } from "./webhooks/webhooks.repository";
+import { createWebhooksRepository, type WebhooksRepository } from "./webhooks/webhooks.repository";
 import { createWebhooksService, type WebhooksService } from "./webhooks/webhooks.service";
 
 /** Every service of a request; each router's env names the ones its handlers use. */
@@ -92,6 +92,7 @@ class RequestServices implements Services {
   #readiness: ReadinessProbe | undefined;
   #breachCheck: BreachCheck | undefined;
   #webhooks: WebhooksService | undefined;
+  #webhooksRepository: WebhooksRepository | undefined;
   #events: AuditEvents | undefined;
   #audit: AuditLogService | undefined;
 
@@ -179,7 +180,7 @@ class RequestServices implements Services {
   get webhooks(): WebhooksService {
     const { env, config, defer } = this.scope;
     this.#webhooks ??= createWebhooksService({
-      repository: createWebhooksRepository(this.db),
+      repository: this.webhooksRepository,
       events: this.events,
       sealer: this.isolate.sealer("webhook-secrets"),
       policy: { allowLoopback: config.webhooks.allowLoopback },
@@ -248,12 +249,17 @@ class RequestServices implements Services {
     };
   }
 
+  // The endpoints and the outbox: the webhooks service's, and where every event's deliveries go.
+  private get webhooksRepository(): WebhooksRepository {
+    this.#webhooksRepository ??= createWebhooksRepository(this.db);
+    return this.#webhooksRepository;
+  }
+
   // The security events this request's writes record, in their own batches, with where it came from.
   private get events(): AuditEvents {
     if (!this.#events) {
-      const db = this.db;
-      const outbox = createWebhooksRepository(db);
-      this.#events = createAuditEvents(db, this.scope.request ?? NO_REQUEST, {
+      const outbox = this.webhooksRepository;
+      this.#events = createAuditEvents(this.db, this.scope.request ?? NO_REQUEST, {
         defer: this.scope.defer,
         // Every event fills the webhooks outbox in its write's batch (src/webhooks/).
         outbox: {

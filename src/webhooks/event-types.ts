@@ -1,40 +1,7 @@
+import { AUDIT_EVENT_TYPES } from "../audit/audit.events";
+
 /**
- * The event types of the contract (docs/api.md, "v1.2: security events"), which endpoints may
- * subscribe to; `webhook.test` is sent only by `POST /api/webhooks/{id}/test`.
+ * What an endpoint may subscribe to: every security event the audit log records (each one fills
+ * the outbox), and `webhook.test`, which only `POST /api/webhooks/{id}/test` sends.
  */
-export const WEBHOOK_EVENT_TYPES = [
-  "user.created",
-  "user.updated",
-  "user.deleted",
-  "user.role_changed",
-  "user.status_changed",
-  "auth.signed_in",
-  "auth.sign_in_failed",
-  "auth.signed_out",
-  "session.revoked",
-  "password.changed",
-  "password.reset",
-  "email.verified",
-  "email.changed",
-  "mfa.enabled",
-  "mfa.disabled",
-  "mfa.recovery_codes_regenerated",
-  "mfa.recovery_code_used",
-  "passkey.added",
-  "passkey.removed",
-  "identity.linked",
-  "identity.unlinked",
-  "org.created",
-  "org.updated",
-  "org.deleted",
-  "org.member_added",
-  "org.member_removed",
-  "org.member_role_changed",
-  "org.invitation_created",
-  "org.invitation_revoked",
-  "webhook.created",
-  "webhook.updated",
-  "webhook.deleted",
-  "signing_key.rotated",
-  "webhook.test",
-] as const;
+export const WEBHOOK_EVENT_TYPES = [...AUDIT_EVENT_TYPES, "webhook.test"] as const;
