@@ -7,6 +7,7 @@ import { generateToken, hashToken } from "../src/lib/tokens";
 import { d1RefusingBatches } from "./helpers/bindings";
 import { newUserBody, PASSWORD, seedLinkToken, seedUser, signedIn, snapshot } from "./helpers/fixtures";
 import { api, apiWith, expectProblem, isolate } from "./helpers/http";
+import { WRITES } from "./helpers/writes";
 
 type EventRow = {
   id: string;
@@ -316,41 +317,7 @@ describe("a write refused or failed leaves no event", () => {
     expect(await eventsOf(user.id, "password.changed")).toEqual([]);
   });
 
-  it.each([
-    ["a sign-up", async () => ({ method: "POST", path: "/api/users", options: { body: newUserBody() } })],
-    [
-      "an update",
-      async () => {
-        const { user, token } = await signedIn();
-        return { method: "PATCH", path: `/api/users/${user.id}`, options: { token, body: { name: "Never" } } };
-      },
-    ],
-    [
-      "a deletion",
-      async () => {
-        const { user, token } = await signedIn();
-        return { method: "DELETE", path: `/api/users/${user.id}`, options: { token } };
-      },
-    ],
-    [
-      "a sign-in",
-      async () => {
-        const user = await seedUser();
-        return {
-          method: "POST",
-          path: "/api/auth/login",
-          options: { body: { email: user.email, password: PASSWORD } },
-        };
-      },
-    ],
-    [
-      "a sign-out",
-      async () => {
-        const { token } = await signedIn();
-        return { method: "POST", path: "/api/auth/logout", options: { token } };
-      },
-    ],
-  ])("%s whose batch fails → 503: neither the change nor its event", async (_, build) => {
+  it.each(WRITES)("%s whose batch fails → 503: neither the change nor its event", async (_, build) => {
     const { method, path, options } = await build();
     const before = await snapshot();
     const res = await isolate({ DB: d1RefusingBatches() }).fetch(method, path, options);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { d1RefusingWrites, failingD1, failingKV, hangingD1 } from "./helpers/bindings";
 import { newUserBody, PASSWORD, seedUser, signedIn, signedInThroughApi, snapshot } from "./helpers/fixtures";
 import { expectProblem, isolate, serverTiming } from "./helpers/http";
+import { WRITES } from "./helpers/writes";
 
 beforeEach(() => {
   for (const method of ["warn", "error", "log"] as const) vi.spyOn(console, method).mockImplementation(() => {});
@@ -32,41 +33,7 @@ describe("D1 down", () => {
     expect(list.headers.get("Retry-After")).toMatch(/^\d+$/);
   });
 
-  it.each([
-    ["create", async () => ({ method: "POST", path: "/api/users", options: { body: newUserBody() } })],
-    [
-      "update",
-      async () => {
-        const { user, token } = await signedIn("member");
-        return { method: "PATCH", path: `/api/users/${user.id}`, options: { token, body: { name: "Never" } } };
-      },
-    ],
-    [
-      "delete",
-      async () => {
-        const { user, token } = await signedIn("member");
-        return { method: "DELETE", path: `/api/users/${user.id}`, options: { token } };
-      },
-    ],
-    [
-      "login",
-      async () => {
-        const user = await seedUser();
-        return {
-          method: "POST",
-          path: "/api/auth/login",
-          options: { body: { email: user.email, password: PASSWORD } },
-        };
-      },
-    ],
-    [
-      "logout",
-      async () => {
-        const { token } = await signedIn("member");
-        return { method: "POST", path: "/api/auth/logout", options: { token } };
-      },
-    ],
-  ])(
+  it.each(WRITES)(
     "a %s whose write meets a down D1 → 503 with Retry-After, and nothing is half-written once D1 is back",
     async (_, build) => {
       const { method, path, options } = await build();
